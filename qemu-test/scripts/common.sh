@@ -122,9 +122,6 @@ kernel_build_dir() { echo "$CACHE/kernel-build/$1-$(kernel_build_key "$1")"; }
 
 qemu_version_file=$CACHE/qemu-version
 qemu_version() { cat "$qemu_version_file" 2>/dev/null || true; }
-qemu_key() { hash_string "$(qemu_version) $(hash_inputs "$TOP/qemu-test/mlu270" "$TOP/qemu-test/scripts/build-qemu.sh")"; }
-qemu_build_dir() { echo "$CACHE/qemu-build/$(qemu_key)"; }
-qemu_binary() { echo "$(qemu_build_dir)/build/qemu-system-x86_64"; }
 
 modules_dir() { echo "$CACHE/modules/$1-$(kernel_build_key "$1")"; }
 
@@ -134,3 +131,6 @@ prune_cache() {
 	[ -d "$dir" ] || return 0
 	ls -1dt "$dir"/*/ 2>/dev/null | tail -n +"$((keep + 1))" | xargs -r rm -rf
 }
+
+# The QEMU binary of the newest build (build-qemu.sh points this link at it).
+qemu_binary_current() { echo "$CACHE/qemu-current/build/qemu-system-x86_64"; }

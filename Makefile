@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The MLU270 SR-IOV stack: one entry point for building and testing.
+#
+#   make run      boot the emulated card and show the stack working
+#   make check    every test; ends with "N passed, N failed, N skipped"
+#
+# Finer targets: deps kernel kernel-release qemu modules initramfs shell
+# check-runner clippy rustfmt clean. See README.md.
+#
+# Every big output (kernel, QEMU, their sources) lives in one cache directory
+# outside the repository, keyed by a hash of its inputs:
+#   $(MLU270_CACHE), default $(XDG_CACHE_HOME)/mlu270-sriov or ~/.cache/mlu270-sriov
+
+SCRIPTS := qemu-test/scripts
+SHELL := /bin/bash
+
+# Forwarded to the scripts through the environment.
+export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS
+
+.PHONY: all deps kernel kernel-release qemu modules modules-release initramfs \
+	run shell check check-runner clippy rustfmt clean help
+
+all: kernel qemu modules
+
+help:
+	@sed -n '3,15p' Makefile
+
+deps:
+	@$(SCRIPTS)/deps.sh
+
+kernel: deps
+	@$(SCRIPTS)/build-kernel.sh test
+
+kernel-release: deps
+	@$(SCRIPTS)/build-kernel.sh release
+
+qemu: deps
+	@$(SCRIPTS)/build-qemu.sh
+
+modules: kernel
+	@$(SCRIPTS)/build-modules.sh test
+
+modules-release: kernel-release
+	@$(SCRIPTS)/build-modules.sh release
+
+initramfs: modules
+	@$(SCRIPTS)/guest.sh initramfs
+
+run: kernel qemu modules
+	@$(SCRIPTS)/guest.sh run
+
+shell: kernel qemu modules
+	@$(SCRIPTS)/guest.sh shell
+
+check: kernel qemu modules
+	@$(SCRIPTS)/check.sh
+
+# The runner's own tests: each deliberately broken test must fail the run.
+check-runner: kernel qemu modules
+	@$(SCRIPTS)/check-runner.sh
+
+clippy: kernel
+	@CLIPPY=1 $(SCRIPTS)/build-modules.sh test
+
+rustfmt:
+	@find drivers rust -name '*.rs' 2>/dev/null | xargs -r rustfmt --check --edition 2021
+
+clean:
+	rm -rf .build

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the project's modules (drivers/) as external modules against one
+# kernel configuration's build tree. Kbuild's own dependency tracking means
+# touching one driver source rebuilds only that driver.
+source "$(dirname "$0")/common.sh"
+
+cfg=${1:-test}
+kbuild=$(kernel_build_dir "$cfg")
+[ -f "$kbuild/.mlu270-build-ready" ] || die "the $cfg kernel is not built: run 'make kernel'"
+out=$(modules_dir "$cfg")
+mkdir -p "$out"
+
+if [ ! -f "$TOP/drivers/Kbuild" ] && [ ! -f "$TOP/drivers/Makefile" ]; then
+	log "no drivers yet"
+	exit 0
+fi
+# MO= keeps the objects out of the repository (Linux >= 6.13).
+make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" -C "$kbuild" M="$TOP/drivers" MO="$out/obj" ${CLIPPY:+CLIPPY=1} modules
+find "$out/obj" -name '*.ko' -exec cp -u {} "$out/" \;
+log "modules ($cfg): $(cd "$out" && ls *.ko 2>/dev/null | tr '\n' ' ')"

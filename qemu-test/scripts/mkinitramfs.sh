@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Make the guest's initramfs: busybox, bash, the kernel's modules and ours,
+# the selftests, the userspace tool, an /init, and the list of tests to run.
+#
+# usage: mkinitramfs.sh CONFIG OUTPUT TESTLIST [EXTRA_DIR]
+#   TESTLIST: file of "name repo-relative-path" lines (tests to run, in order)
+#   EXTRA_DIR: operators' own KTAP scripts, copied to /extra in the guest
+source "$(dirname "$0")/common.sh"
+
+cfg=$1 output=$2 testlist=$3 extra=${4:-}
+kbuild=$(kernel_build_dir "$cfg")
+[ -f "$kbuild/.mlu270-build-ready" ] || die "the $cfg kernel is not built: run 'make kernel'"
+kver=$(cat "$kbuild/include/config/kernel.release")
+
+root=$(mktemp -d "${TMPDIR:-/tmp}/mlu270-initramfs.XXXXXX")
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/share/mlu270,etc/mlu270,proc,sys,dev,tmp,root,lib,lib64,extra}
+
+cp /bin/busybox "$root/bin/busybox"
+[ -x "$root/bin/busybox" ] || die "busybox-static missing: run 'make deps'"
+
+# A dynamic program and the libraries it needs (bash for kselftest-style
+# scripts that ask for it, lspci/setpci for operators).
+copy_program() {
+	local prog=$1 lib
+	[ -x "$prog" ] || return 0
+	mkdir -p "$root$(dirname "$prog")"
+	cp -L "$prog" "$root$prog"
+	for lib in $(ldd "$prog" 2>/dev/null | grep -oE '/[^ ]+'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+copy_program /bin/bash
+ln -sf bash "$root/bin/sh.bash"
+copy_program /usr/bin/lspci
+copy_program /usr/bin/setpci
+[ -f /usr/share/misc/pci.ids ] && { mkdir -p "$root/usr/share/misc"; cp /usr/share/misc/pci.ids "$root/usr/share/misc/"; }
+
+# Modules: the kernel's own, then ours under extra/.
+mkdir -p "$root/lib/modules"
+cp -a "$kbuild/modules-install/lib/modules/$kver" "$root/lib/modules/"
+moddir=$(modules_dir "$cfg")
+if ls "$moddir"/*.ko >/dev/null 2>&1; then
+	mkdir -p "$root/lib/modules/$kver/extra"
+	cp "$moddir"/*.ko "$root/lib/modules/$kver/extra/"
+fi
+/sbin/depmod -b "$root" "$kver" 2>/dev/null || depmod -b "$root" "$kver"
+
+# Tests: the selftest tree as in the kernel (relative paths keep working),
+# the pipeline's own tests, and the operators' extra tests.
+cp -a "$TOP/tools/testing/selftests" "$root/selftests"
+cp -a "$TOP/qemu-test/tests" "$root/pipeline-tests"
+if [ -n "$extra" ]; then
+	[ -d "$extra" ] || die "EXTRA_TESTS=$extra is not a directory"
+	cp -a "$extra/." "$root/extra/"
+fi
+[ -d "$TOP/qemu-test/guest/share" ] && cp -a "$TOP/qemu-test/guest/share/." "$root/usr/share/mlu270/"
+if [ -x "$CACHE/tool/mlu270-smi" ]; then
+	cp "$CACHE/tool/mlu270-smi" "$root/usr/bin/"
+fi
+
+# The test list, as guest paths.
+: >"$root/etc/mlu270/tests"
+while read -r name path; do
+	[ -n "$name" ] || continue
+	case "$path" in
+	tools/testing/selftests/*) gpath=/selftests/${path#tools/testing/selftests/} ;;
+	qemu-test/tests/*) gpath=/pipeline-tests/${path#qemu-test/tests/} ;;
+	extra/*) gpath=/$path ;;
+	*) die "test $name: unexpected path $path" ;;
+	esac
+	[ -e "$root$gpath" ] || die "test $name: $path not found"
+	chmod +x "$root$gpath"
+	echo "$name $gpath" >>"$root/etc/mlu270/tests"
+done <"$testlist"
+
+cp "$TOP/qemu-test/guest/init" "$root/init"
+chmod +x "$root/init"
+
+mkdir -p "$(dirname "$output")"
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$output.tmp"
+mv "$output.tmp" "$output"
+log "initramfs: $output ($(du -h "$output" | cut -f1))"

@@ -1,0 +1,291 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Boot the test guest, run the tests in it and judge them.
+
+Reads the kernel console (ttyS0) and the test port (ttyS1) that QEMU writes
+to files, and fails on any failed test, a missing or short plan, a test that
+did not finish, a guest that hangs (timeout) and any kernel splat.
+Prints one line per test and writes the counts to --counts as JSON.
+"""
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ktap  # noqa: E402
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+
+def test_programs(directory):
+    """TEST_PROGS of a kselftest-style directory's Makefile, in order."""
+    makefile = os.path.join(directory, "Makefile")
+    progs = []
+    if not os.path.exists(makefile):
+        return progs
+    text = open(makefile).read().replace("\\\n", " ")
+    for m in re.finditer(r"^TEST_PROGS\s*[:+]?=\s*(.*)$", text, re.M):
+        progs += m.group(1).split()
+    return progs
+
+
+def discover(runner_selftests):
+    """Every guest test as (name, repo-relative path)."""
+    tests = []
+    for sub in ["pipeline"] + (["runner-selftest"] if runner_selftests else []):
+        d = os.path.join(TOP, "qemu-test", "tests", sub)
+        for prog in test_programs(d):
+            tests.append((f"{sub}/{os.path.splitext(prog)[0]}", f"qemu-test/tests/{sub}/{prog}"))
+    base = os.path.join(TOP, "tools", "testing", "selftests")
+    for dirpath, _dirs, _files in sorted(os.walk(base)):
+        rel = os.path.relpath(dirpath, base)
+        for prog in test_programs(dirpath):
+            tests.append(
+                (f"{rel}/{os.path.splitext(prog)[0]}", f"tools/testing/selftests/{rel}/{prog}")
+            )
+    return tests
+
+
+def extra_tests(directory):
+    tests = []
+    for f in sorted(os.listdir(directory)):
+        p = os.path.join(directory, f)
+        if os.path.isfile(p) and (f.endswith(".sh") or os.access(p, os.X_OK)):
+            tests.append((f"extra/{os.path.splitext(f)[0]}", f"extra/{f}"))
+    return tests
+
+
+def kvm_usable():
+    """KVM only where the CPU really virtualizes (not a software /dev/kvm)."""
+    if os.environ.get("ACCEL"):
+        return os.environ["ACCEL"] == "kvm"
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    flags = open("/proc/cpuinfo").read()
+    return bool(re.search(r"\b(vmx|svm)\b", flags))
+
+
+def qemu_command(args, console, tests_port, mode):
+    accel = ["-accel", "kvm", "-cpu", "host"] if kvm_usable() else ["-accel", "tcg", "-cpu", "max"]
+    append = f"console=ttyS0 panic=-1 oops=panic loglevel=7 mlu270.mode={mode} {args.append}".strip()
+    if args.no_kunit:
+        append += " kunit.enable=0"
+    cmd = [
+        args.qemu,
+        "-M", "q35",
+        *accel,
+        "-smp", "2",
+        "-m", args.memory,
+        "-nodefaults",
+        "-no-reboot",
+        "-display", "none",
+        "-L", "/usr/share/seabios",
+        "-L", "/usr/share/qemu",
+        "-kernel", args.kernel,
+        "-initrd", args.initrd,
+        "-append", append,
+        "-device", "pci-testdev",
+        "-device", "mlu270,addr=0x5.0",
+    ]
+    if mode == "shell":
+        cmd += ["-serial", "mon:stdio", "-serial", f"file:{tests_port}"]
+    else:
+        cmd += ["-monitor", "none", "-serial", f"file:{console}", "-serial", f"file:{tests_port}"]
+    return cmd + args.qemu_extra
+
+
+def frames(lines):
+    """Split the test port into {name: (lines, exit code or None)}."""
+    out = {}
+    order = []
+    current = None
+    kmemleak = None
+    done = False
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if line.startswith("MLU270-TEST-BEGIN "):
+            current = line.split(" ", 1)[1]
+            out[current] = ([], None)
+            order.append(current)
+        elif line.startswith("MLU270-TEST-END ") and current:
+            parts = line.split()
+            try:
+                rc = int(parts[2])
+            except (IndexError, ValueError):
+                rc = None
+            out[current] = (out[current][0], rc)
+            current = None
+        elif line == "MLU270-KMEMLEAK-BEGIN":
+            kmemleak = []
+        elif line == "MLU270-KMEMLEAK-END":
+            pass
+        elif line == "MLU270-ALL-DONE":
+            done = True
+        elif kmemleak is not None and current is None and not done:
+            kmemleak.append(line)
+        elif current:
+            out[current][0].append(line)
+    return out, order, kmemleak or [], done
+
+
+def kunit_documents(lines):
+    """Every top-level KTAP document in the kernel log (KUnit at boot and
+    from modules)."""
+    docs = []
+    current = None
+    for raw in lines:
+        line = ktap.strip_line(raw)
+        if ktap.VERSION.match(line):
+            current = []
+            docs.append(current)
+        if current is not None:
+            current.append(line)
+    return docs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--qemu", required=True)
+    p.add_argument("--kernel", required=True)
+    p.add_argument("--initrd", required=True)
+    p.add_argument("--mkinitramfs", required=True)
+    p.add_argument("--config", default="test")
+    p.add_argument("--logdir", required=True)
+    p.add_argument("--counts")
+    p.add_argument("--tests", default="", help="regex: run only matching tests")
+    p.add_argument("--extra", default="", help="directory of extra KTAP scripts")
+    p.add_argument("--runner-selftests", action="store_true")
+    p.add_argument("--timeout", type=int, default=int(os.environ.get("RUNNER_TIMEOUT", "1500")))
+    p.add_argument("--memory", default="2G")
+    p.add_argument("--append", default="")
+    p.add_argument("--mode", default="test", choices=["test", "shell", "run"])
+    p.add_argument("--no-kunit", action="store_true")
+    p.add_argument("--list", action="store_true")
+    p.add_argument("--build-only", action="store_true", help="only make the initramfs")
+    p.add_argument("qemu_extra", nargs="*")
+    args = p.parse_args()
+
+    tests = discover(args.runner_selftests)
+    if args.extra:
+        tests += extra_tests(os.path.abspath(args.extra))
+    if args.tests:
+        pat = re.compile(args.tests)
+        tests = [t for t in tests if pat.search(t[0])]
+        if not pat.search("kunit"):
+            args.no_kunit = True
+    if args.list:
+        for name, path in tests:
+            print(f"{name}\t{path}")
+        return 0
+
+    os.makedirs(args.logdir, exist_ok=True)
+    testlist = os.path.join(args.logdir, "tests.list")
+    with open(testlist, "w") as f:
+        for name, path in tests:
+            f.write(f"{name} {path}\n")
+    mk = [args.mkinitramfs, args.config, args.initrd, testlist]
+    if args.extra:
+        mk.append(os.path.abspath(args.extra))
+    subprocess.run(mk, check=True)
+    if args.build_only:
+        return 0
+
+    console = os.path.join(args.logdir, "console.log")
+    tests_port = os.path.join(args.logdir, "tests.log")
+    for f in (console, tests_port):
+        if os.path.exists(f):
+            os.unlink(f)
+    cmd = qemu_command(args, console, tests_port, args.mode)
+    with open(os.path.join(args.logdir, "qemu-cmdline"), "w") as f:
+        f.write(" ".join(cmd) + "\n")
+
+    if args.mode == "shell":
+        return subprocess.call(cmd)
+
+    start = time.monotonic()
+    print(f"booting the {args.config} kernel with {len(tests)} test program(s); "
+          f"logs in {args.logdir}", flush=True)
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+    timed_out = False
+    try:
+        proc.wait(timeout=args.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    elapsed = time.monotonic() - start
+
+    console_lines = open(console, errors="replace").read().splitlines() if os.path.exists(console) else []
+    port_lines = open(tests_port, errors="replace").read().splitlines() if os.path.exists(tests_port) else []
+
+    if args.mode == "run":
+        for line in port_lines:
+            if not line.startswith("MLU270-"):
+                print(line)
+        ok = any(line == "MLU270-DEMO-EXIT 0" for line in port_lines)
+        splats = ktap.find_splats(console_lines)
+        for s in splats:
+            print(f"kernel splat: {s}")
+        if timed_out:
+            print(f"guest timed out after {args.timeout} s")
+        return 0 if ok and not splats and not timed_out else 1
+
+    total = ktap.Counts()
+    problems = []
+
+    # KUnit and Rust doctests, printed by the kernel at boot.
+    if not args.no_kunit:
+        docs = kunit_documents(console_lines)
+        if not docs:
+            problems.append("kunit: no KTAP output in the kernel log")
+            total.failed += 1
+        for i, doc in enumerate(docs):
+            counts, probs = ktap.judge_test(f"kunit[{i}]", doc, 0)
+            print(f"{'ok' if not probs else 'not ok'} - kunit[{i}]: {counts}")
+            total.add(counts)
+            problems += probs
+
+    out, order, kmemleak, done = frames(port_lines)
+    for name, _path in tests:
+        if name not in out:
+            counts, probs = ktap.Counts(failed=1), [f"{name}: never started"]
+        else:
+            lines, rc = out[name]
+            counts, probs = ktap.judge_test(name, lines, rc)
+        status = "ok" if not probs else "not ok"
+        print(f"{status} - {name}: {counts}", flush=True)
+        total.add(counts)
+        problems += probs
+
+    if timed_out:
+        problems.append(f"guest: timed out after {args.timeout} s")
+        total.failed += 1
+    elif not done:
+        problems.append("guest: the run did not complete (no MLU270-ALL-DONE)")
+        total.failed += 1
+    if kmemleak:
+        problems.append("kmemleak: suspected leaks:\n  " + "\n  ".join(kmemleak[:20]))
+        total.failed += 1
+    splats = ktap.find_splats(console_lines)
+    if splats:
+        problems.append("kernel splat:\n  " + "\n  ".join(splats[:20]))
+        total.failed += 1
+
+    for prob in problems:
+        print(f"# FAIL {prob}")
+    print(f"guest: {total} in {elapsed:.0f} s")
+    if args.counts:
+        with open(args.counts, "w") as f:
+            json.dump({"passed": total.passed, "failed": total.failed,
+                       "skipped": total.skipped, "problems": problems}, f)
+    return 1 if problems or total.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
