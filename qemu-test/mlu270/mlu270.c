@@ -20,7 +20,7 @@
 #define MLU270_VF_DEVICE_ID 0x0271
 #define MLU270_TOTAL_VFS   4
 #define MLU270_BAR0_SIZE   0x10000
-#define MLU270_SRIOV_CAP   0x160
+#define MLU270_SRIOV_CAP   0x100
 
 typedef struct Mlu270State {
     PCIDevice parent_obj;

@@ -18,8 +18,11 @@ BOOKWORM_PKGS=(
 	seabios ipxe-qemu
 )
 # Packages bookworm has too old: from bookworm-backports, by the project's
-# own apt state (QEMU 10 needs meson >= 1.5 and pycotap; bookworm has meson 1.0).
-BACKPORTS_PKGS=(meson python3-pycotap)
+# own apt state (QEMU 10 needs meson >= 1.5 and pycotap; bookworm has meson 1.0; the
+# option ROMs for direct kernel boot, linuxboot_dma.bin and kvmvapic.bin,
+# come from qemu-system-data, which the +ds source tarball cannot rebuild
+# without a 32-bit toolchain).
+BACKPORTS_PKGS=(meson python3-pycotap qemu-system-data)
 
 missing_pkgs() {
 	local p
@@ -41,7 +44,7 @@ install_debian_packages() {
 			die "could not install: $missing"
 	fi
 	if ! meson --version 2>/dev/null | awk -F. '{ exit !($1 > 1 || ($1 == 1 && $2 >= 5)) }' ||
-		[ -n "$(missing_pkgs python3-pycotap)" ]; then
+		[ -n "$(missing_pkgs python3-pycotap qemu-system-data)" ]; then
 		apt_project_setup install
 		log "installing from bookworm-backports: ${BACKPORTS_PKGS[*]}"
 		apt_project install install -y -q --no-install-recommends \
