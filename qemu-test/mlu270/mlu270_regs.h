@@ -16,7 +16,7 @@
 #define MLU270_VF_DEVICE_ID         0x0271
 #define MLU270_TOTAL_VFS            4
 #define MLU270_NUM_FUNCS            (MLU270_TOTAL_VFS + 1)
-#define MLU270_SRIOV_CAP_OFFSET     0x160
+#define MLU270_SRIOV_CAP_OFFSET     0x100
 
 #define MLU270_NUM_IPU              16
 #define MLU270_NUM_VPU              4
