@@ -38,6 +38,13 @@
 
 typedef struct Mlu270State Mlu270State;
 
+/* A VF's PCI state, kept across pcie_sriov_pf_post_load() on migration. */
+typedef struct Mlu270VfSnapshot {
+    uint8_t config[PCIE_CONFIG_SPACE_SIZE];
+    uint8_t table[MLU270_VF_MSIX_VECTORS * PCI_MSIX_ENTRY_SIZE];
+    uint8_t pba[8];
+} Mlu270VfSnapshot;
+
 /* One partition table entry, in the units of the registers. */
 typedef struct Mlu270PartEntry {
     uint32_t ipu_mask;
@@ -106,11 +113,14 @@ struct Mlu270State {
     uint32_t part_rejected;
 
     /*
-     * Set while pcie_sriov_pf_post_load() re-enables the VFs on the
-     * migration target: that path resets each VF, which must not wipe the
-     * VF state that was just loaded.
+     * Set from pre_load to post_load on the migration target: loading the
+     * PF's PCI config runs pcie_sriov_pf_post_load(), which re-enables and
+     * thereby resets the VFs. That reset must not scrub the device memory
+     * that was just loaded, and the VFs' PCI state (loaded before the PF,
+     * as they were registered first) is restored from vf_saved.
      */
     bool restoring;
+    Mlu270VfSnapshot *vf_saved;
 };
 
 OBJECT_DECLARE_SIMPLE_TYPE(Mlu270State, MLU270_PF)
@@ -1252,6 +1262,8 @@ static void mlu270_pf_exit(PCIDevice *pci)
             s->fn[fn].timer = NULL;
         }
     }
+    g_free(s->vf_saved);
+    s->vf_saved = NULL;
     msix_uninit(pci, &s->msix_bar, &s->msix_bar);
     pcie_cap_exit(pci);
 }
@@ -1272,11 +1284,23 @@ static void mlu270_pf_reset(DeviceState *dev)
 static int mlu270_pf_pre_load(void *opaque)
 {
     Mlu270State *s = opaque;
+    PCIDevice *pci = PCI_DEVICE(s);
 
     /* Loaded job state replaces whatever was running here. */
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
         timer_del(s->fn[fn].timer);
     }
+    g_free(s->vf_saved);
+    s->vf_saved = g_new(Mlu270VfSnapshot, MLU270_TOTAL_VFS);
+    for (unsigned i = 0; i < MLU270_TOTAL_VFS; i++) {
+        PCIDevice *vf = pci->exp.sriov_pf.vf[i];
+        Mlu270VfSnapshot *v = &s->vf_saved[i];
+
+        memcpy(v->config, vf->config, sizeof(v->config));
+        memcpy(v->table, vf->msix_table, sizeof(v->table));
+        memcpy(v->pba, vf->msix_pba, sizeof(v->pba));
+    }
+    s->restoring = true;
     return 0;
 }
 
@@ -1284,11 +1308,8 @@ static int mlu270_pf_post_load(void *opaque, int version_id)
 {
     Mlu270State *s = opaque;
     PCIDevice *pci = PCI_DEVICE(s);
-    struct {
-        uint8_t config[PCIE_CONFIG_SPACE_SIZE];
-        uint8_t table[MLU270_VF_MSIX_VECTORS * PCI_MSIX_ENTRY_SIZE];
-        uint8_t pba[8];
-    } *saved = g_new(typeof(*saved), MLU270_TOTAL_VFS);
+
+    s->restoring = false;
 
     /* A corrupt stream must not make the job path index out of a ring. */
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
@@ -1304,36 +1325,23 @@ static int mlu270_pf_post_load(void *opaque, int version_id)
         }
     }
 
-    /*
-     * pcie_sriov_pf_post_load() enables the VFs with pci_set_enabled(),
-     * which resets them: their config space and MSI-X state, loaded just
-     * before (the VFs' vmstate precedes the PF's), would be lost and our
-     * VF reset handler would wipe the VF state. Preserve both.
-     */
-    for (unsigned i = 0; i < MLU270_TOTAL_VFS; i++) {
+    /* The VFs are enabled again by now (see "restoring"). */
+    for (unsigned i = 0; s->vf_saved && i < mlu270_num_vfs(s); i++) {
         PCIDevice *vf = pci->exp.sriov_pf.vf[i];
-
-        memcpy(saved[i].config, vf->config, sizeof(saved[i].config));
-        memcpy(saved[i].table, vf->msix_table, sizeof(saved[i].table));
-        memcpy(saved[i].pba, vf->msix_pba, sizeof(saved[i].pba));
-    }
-    s->restoring = true;
-    pcie_sriov_pf_post_load(pci);
-    s->restoring = false;
-    for (unsigned i = 0; i < mlu270_num_vfs(s); i++) {
-        PCIDevice *vf = pci->exp.sriov_pf.vf[i];
+        Mlu270VfSnapshot *v = &s->vf_saved[i];
         uint16_t flags;
 
-        memcpy(vf->config, saved[i].config, sizeof(saved[i].config));
-        memcpy(vf->msix_table, saved[i].table, sizeof(saved[i].table));
-        memcpy(vf->msix_pba, saved[i].pba, sizeof(saved[i].pba));
+        memcpy(vf->config, v->config, sizeof(v->config));
+        memcpy(vf->msix_table, v->table, sizeof(v->table));
+        memcpy(vf->msix_pba, v->pba, sizeof(v->pba));
         /* Re-apply BAR mappings, bus mastering and the MSI-X state. */
         pci_default_write_config(vf, PCI_COMMAND,
                                  pci_get_word(vf->config + PCI_COMMAND), 2);
         flags = pci_get_word(vf->config + vf->msix_cap + PCI_MSIX_FLAGS);
         pci_default_write_config(vf, vf->msix_cap + PCI_MSIX_FLAGS, flags, 2);
     }
-    g_free(saved);
+    g_free(s->vf_saved);
+    s->vf_saved = NULL;
     return 0;
 }
 

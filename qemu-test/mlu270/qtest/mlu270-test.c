@@ -14,6 +14,7 @@
 #include "libqos/malloc-pc.h"
 #include "libqos/libqos-malloc.h"
 #include "qemu/bswap.h"
+#include "qobject/qdict.h"
 #include "hw/pci/pci_regs.h"
 #include "mlu270_regs.h"
 
@@ -999,6 +1000,108 @@ static void test_flr(void)
     ctx_free(c);
 }
 
+static const char *migrate_status(QTestState *qts)
+{
+    static char status[32];
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+    QDict *ret = qdict_get_qdict(resp, "return");
+
+    g_assert_nonnull(ret);
+    g_strlcpy(status, qdict_haskey(ret, "status") ?
+              qdict_get_str(ret, "status") : "none", sizeof(status));
+    qobject_unref(resp);
+    return status;
+}
+
+/*
+ * Migrate a live configuration (2 VFs, a job in flight on VF0, a pending
+ * VF1 -> PF message, data in VF1's window) and check it on the target.
+ */
+static void test_migration(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
+    g_autofree char *uri = g_strdup_printf("unix:%s/mlu270-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    QTestState *src = c->qts, *dst;
+    QPCIBus *src_bus = c->bus;
+    uint8_t pat[128], out[128];
+    uint32_t len = 256 * 1024, slot;
+    const char *st;
+    int cap;
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    msix_setup(c, v0);
+    wr(c, v0, MLU270_REG_INT_ENABLE, MLU270_INT_JOB_DONE);
+    q_setup(c, v0);
+    q_setup(c, v1);
+    fill_pattern(pat, sizeof(pat), 11);
+    upload(c, v1, 0x100, pat, sizeof(pat));
+    wr(c, v1, MLU270_REG_MB_OUT, 0xfeed0001);
+    wr(c, v1, MLU270_REG_MB_DOORBELL, 1);
+    wr(c, &c->pf, MLU270_REG_SCRATCH, 0xabcd);
+    slot = submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0x40,
+                                 .len = len, .arg0 = 0x5a, .tag = 42 });
+    qtest_clock_step(src, len);     /* a quarter of its 4 * len ns */
+    g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+
+    dst = qtest_initf("-machine q35 -nodefaults %s "
+                      "-device mlu270,addr=0x%x.0 -incoming %s",
+                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT, uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (int i = 0; i < 6000; i++) {
+        st = migrate_status(src);
+        g_assert_cmpstr(st, !=, "failed");
+        if (!strcmp(st, "completed")) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_status(src), ==, "completed");
+    qtest_qmp_eventwait(dst, "RESUME");
+
+    /* Same guest-physical layout on the target: just switch the socket. */
+    c->qts = dst;
+    c->bus = qpci_new_pc(dst, &c->alloc);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SCRATCH), ==, 0xabcd);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(2) + MLU270_PART_IPU_MASK),
+                    ==, 0xf0);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_FUNC_INFO), ==,
+                    2 | MLU270_FUNC_INFO_IS_VF);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MB_PENDING), ==, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_MSG),
+                    ==, 0xfeed0001);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_MB_STATUS), ==,
+                    MLU270_MB_STATUS_OUT_BUSY);
+    cap = find_cap(c, v0->devfn, PCI_CAP_ID_MSIX);
+    g_assert_true(cfg_readw(c, v0->devfn, cap + PCI_MSIX_FLAGS) &
+                  PCI_MSIX_FLAGS_ENABLE);
+    g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+
+    /* The in-flight job finishes on the target, with its effects. */
+    g_assert_false(msix_pending(c, v0, MLU270_VEC_QUEUE));
+    wait_done(c, v0, 1);
+    cpl = cpl_read(c, v0, slot);
+    g_assert_cmpuint(cpl.tag, ==, 42);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.duration, ==, 4ull * len);
+    g_assert_true(msix_pending(c, v0, MLU270_VEC_QUEUE));
+    cpl = run(c, v0, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 0x40,
+                            .len = sizeof(out) });
+    memset(out, 0x5a, sizeof(out));
+    g_assert_cmphex(cpl.result, ==, ref_crc32(out, sizeof(out)));
+    download(c, v1, 0x100, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), pat, sizeof(pat));
+
+    qpci_free_pc(src_bus);
+    qtest_quit(src);
+    ctx_free(c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1011,5 +1114,6 @@ int main(int argc, char **argv)
     qtest_add_func("/mlu270/job-errors", test_job_errors);
     qtest_add_func("/mlu270/isolation", test_isolation);
     qtest_add_func("/mlu270/flr", test_flr);
+    qtest_add_func("/mlu270/migration", test_migration);
     return g_test_run();
 }
