@@ -1000,6 +1000,125 @@ static void test_flr(void)
     ctx_free(c);
 }
 
+/* The device instantiates in the topologies the drivers will meet. */
+static void test_topologies(void)
+{
+    static const char *const cfgs[] = {
+        "-device mlu270,addr=0x5.0,multifunction=on",
+        "-device mlu270,addr=0x5.0 -device mlu270,addr=0x6.0,mem-size=32M",
+        "-device pcie-root-port,id=rp0,chassis=1,addr=0x7.0 "
+        "-device mlu270,bus=rp0",
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(cfgs); i++) {
+        QTestState *qts = qtest_initf("-machine q35 -nodefaults %s %s",
+                                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "",
+                                      cfgs[i]);
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-pci' }");
+
+        g_assert_true(qdict_haskey(resp, "return"));
+        qobject_unref(resp);
+        if (i < 2) {
+            /* Function 0 of slot 5 answers with the PF's IDs. */
+            qtest_outl(qts, 0xcf8, 0x80000000 | (PF_DEVFN << 8));
+            g_assert_cmphex(qtest_inl(qts, 0xcfc), ==,
+                            MLU270_PF_DEVICE_ID << 16 | MLU270_VENDOR_ID);
+        }
+        qtest_quit(qts);
+    }
+}
+
+static uint32_t lcg(uint32_t *st)
+{
+    *st = *st * 1664525 + 1013904223;
+    return *st;
+}
+
+/*
+ * A hostile guest: random register writes on every function, rings full
+ * of random descriptors, VF resets and FLRs in between. QEMU must survive
+ * and the device must still answer; the PF's table must be unchanged by
+ * anything a VF did.
+ */
+static void test_fuzz(void)
+{
+    Ctx *c = ctx_new(NULL);
+    uint32_t st = 0x270cabc;
+    static const uint32_t pfonly_skip = MLU270_REG_DEV_CTRL;
+
+    part_quarters(c);
+    vfs_enable(c, 4);
+    for (int i = 0; i < 4; i++) {
+        msix_setup(c, &c->vf[i]);
+    }
+    msix_setup(c, &c->pf);
+
+    for (int round = 0; round < 40; round++) {
+        /* Random descriptors in each VF's ring. */
+        for (int i = 0; i < 4; i++) {
+            Fn *vf = &c->vf[i];
+            static const uint32_t ops[] = {
+                0, 1, 2, 0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x30, 0x31, 0x99,
+            };
+
+            if (!(rd(c, vf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_ENABLED)) {
+                q_setup(c, vf);
+            }
+            for (int k = 0; k < 3; k++) {
+                uint32_t r = lcg(&st);
+                Job j = {
+                    .opcode = ops[r % ARRAY_SIZE(ops)],
+                    .src = (r & 0x100) ? lcg(&st) % (80 * MLU270_MIB) :
+                           ((uint64_t)lcg(&st) << 32 | lcg(&st)),
+                    .dst = lcg(&st) % (80 * MLU270_MIB),
+                    .aux = lcg(&st) % (80 * MLU270_MIB),
+                    .len = (r & 0x200) ? lcg(&st) % 8192 : lcg(&st),
+                    .arg0 = lcg(&st) % 300, .arg1 = lcg(&st) % 300,
+                    .arg2 = lcg(&st) % 300,
+                };
+                if (j.opcode == MLU270_OP_DMA_D2H) {
+                    /* Keep device->host writes away from the rings. */
+                    j.dst = 0xfff0000000000ULL;
+                }
+                submit(c, vf, &j);
+            }
+        }
+        /* Random register writes, VFs and (sometimes) the PF. */
+        for (int k = 0; k < 64; k++) {
+            uint32_t r = lcg(&st);
+            uint32_t off = (lcg(&st) % MLU270_REG_BAR_SIZE) & ~3u;
+            Fn *f = (r % 5) ? &c->vf[r % 4] : &c->pf;
+
+            if (f == &c->pf && (off == pfonly_skip ||
+                                off < MLU270_PF_ONLY_START)) {
+                continue;   /* keep the PF's own queue and the device alive */
+            }
+            wr(c, f, off, lcg(&st));
+            (void)rd(c, f, (lcg(&st) % MLU270_REG_BAR_SIZE) & ~3u);
+        }
+        if (round % 8 == 7) {
+            int i = lcg(&st) % 4;
+            int exp = find_cap(c, c->vf[i].devfn, PCI_CAP_ID_EXP);
+
+            cfg_writew(c, c->vf[i].devfn, exp + PCI_EXP_DEVCTL,
+                       PCI_EXP_DEVCTL_BCR_FLR);
+            cfg_writew(c, c->vf[i].devfn, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        }
+        qtest_clock_step(c->qts, 1000000);
+    }
+
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmphex(rd(c, &c->vf[i], MLU270_REG_MAGIC), ==,
+                        MLU270_RESET_MAGIC);
+        g_assert_cmphex(rd(c, &c->vf[i], MLU270_REG_SLICE_IPU), ==,
+                        0xf << (4 * i));
+    }
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MAGIC), ==, MLU270_RESET_MAGIC);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 4);
+    ctx_free(c);
+}
+
 static const char *migrate_status(QTestState *qts)
 {
     static char status[32];
@@ -1115,5 +1234,7 @@ int main(int argc, char **argv)
     qtest_add_func("/mlu270/isolation", test_isolation);
     qtest_add_func("/mlu270/flr", test_flr);
     qtest_add_func("/mlu270/migration", test_migration);
+    qtest_add_func("/mlu270/topologies", test_topologies);
+    qtest_add_func("/mlu270/fuzz", test_fuzz);
     return g_test_run();
 }
