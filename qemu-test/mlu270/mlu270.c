@@ -20,6 +20,7 @@
 #include "qemu/units.h"
 #include "qemu/bswap.h"
 #include "qemu/host-utils.h"
+#include "qemu/cutils.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_sriov.h"
@@ -352,11 +353,23 @@ static void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
     memory_region_set_dirty(&s->devmem, phys, len);
 }
 
+/*
+ * Zero a range of device memory. Ranges that are already zero are left
+ * alone: reading untouched RAM maps no host pages, so a reset does not
+ * make QEMU allocate (or migration resend) the whole device memory.
+ */
 static void mlu270_mem_zero(Mlu270State *s, uint64_t phys, uint64_t len)
 {
-    if (len) {
-        memset(mlu270_mem(s) + phys, 0, len);
-        mlu270_mem_dirty(s, phys, len);
+    const uint64_t chunk = 1 * MiB;
+
+    for (uint64_t off = 0; off < len; off += chunk) {
+        uint64_t n = MIN(chunk, len - off);
+        uint8_t *p = mlu270_mem(s) + phys + off;
+
+        if (!buffer_is_zero(p, n)) {
+            memset(p, 0, n);
+            mlu270_mem_dirty(s, phys + off, n);
+        }
     }
 }
 
