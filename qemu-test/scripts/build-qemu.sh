@@ -76,7 +76,7 @@ log "building QEMU (about 3 minutes from scratch on 2 cores)"
 ninja -C "$dir/build" -j"$JOBS" qemu-system-x86_64 >"$dir/build/ninja.log" 2>&1 ||
 	{ grep -E 'error|Error' -A3 "$dir/build/ninja.log" | head -40; die "QEMU build failed (log: $dir/build/ninja.log)"; }
 if [ -f "$TOP/qemu-test/mlu270/qtest/meson.build" ]; then
-	ninja -C "$dir/build" -j"$JOBS" tests/qtest/mlu270-test >>"$dir/build/ninja.log" 2>&1 ||
+	ninja -C "$dir/build" -j"$JOBS" tests/qtest/mlu270/mlu270-test >>"$dir/build/ninja.log" 2>&1 ||
 		{ grep -E 'error|Error' -A3 "$dir/build/ninja.log" | head -40; die "qtest build failed"; }
 fi
 echo "$model_hash" >"$dir/.mlu270-model-hash"

@@ -1,0 +1,1240 @@
+/*
+ * QTest for the emulated MLU270 SR-IOV accelerator.
+ *
+ * Drives the device through config space (ECAM, for the SR-IOV extended
+ * capability), its BARs and guest memory only; no guest kernel. Every
+ * expected value comes from mlu270_regs.h or from a reference computed
+ * here, never from the model.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include "libqtest.h"
+#include "libqos/pci-pc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/libqos-malloc.h"
+#include "qemu/bswap.h"
+#include "qobject/qdict.h"
+#include "hw/pci/pci_regs.h"
+#include "mlu270_regs.h"
+
+#define PF_SLOT         5
+#define PF_DEVFN        QPCI_DEVFN(PF_SLOT, 0)
+#define VF_DEVFN(i)     QPCI_DEVFN(PF_SLOT, (i) + 1)
+#define ECAM_BASE       0xb0000000ULL
+#define SRIOV           MLU270_SRIOV_CAP_OFFSET
+#define Q_ENTRIES       16
+#define MEM_MB          256
+
+typedef struct Fn {
+    int devfn;
+    uint64_t bar0, bar2;
+    uint64_t ring, cq;
+    uint32_t tail;
+} Fn;
+
+typedef struct Ctx {
+    QTestState *qts;
+    QPCIBus *bus;
+    QGuestAllocator alloc;
+    Fn pf;
+    Fn vf[MLU270_TOTAL_VFS];
+    uint64_t vf_bar0, vf_bar2;  /* VF BAR bases programmed in the PF */
+} Ctx;
+
+/* ---- Config space through ECAM (extended capabilities need it) --------- */
+
+static uint64_t ecam(int devfn, int off)
+{
+    return ECAM_BASE + ((uint64_t)devfn << 12) + off;
+}
+
+static uint32_t cfg_readl(Ctx *c, int devfn, int off)
+{
+    return qtest_readl(c->qts, ecam(devfn, off));
+}
+
+static uint16_t cfg_readw(Ctx *c, int devfn, int off)
+{
+    return qtest_readw(c->qts, ecam(devfn, off));
+}
+
+static void cfg_writel(Ctx *c, int devfn, int off, uint32_t v)
+{
+    qtest_writel(c->qts, ecam(devfn, off), v);
+}
+
+static void cfg_writew(Ctx *c, int devfn, int off, uint16_t v)
+{
+    qtest_writew(c->qts, ecam(devfn, off), v);
+}
+
+static int find_cap(Ctx *c, int devfn, int id)
+{
+    int pos = cfg_readl(c, devfn, PCI_CAPABILITY_LIST) & 0xff;
+
+    while (pos) {
+        uint32_t v = cfg_readl(c, devfn, pos);
+        if ((v & 0xff) == id) {
+            return pos;
+        }
+        pos = (v >> 8) & 0xff;
+    }
+    return 0;
+}
+
+/* ---- Registers ---------------------------------------------------------- */
+
+static uint32_t rd(Ctx *c, Fn *f, uint32_t off)
+{
+    return qtest_readl(c->qts, f->bar0 + off);
+}
+
+static void wr(Ctx *c, Fn *f, uint32_t off, uint32_t v)
+{
+    qtest_writel(c->qts, f->bar0 + off, v);
+}
+
+/* MSI-X: vectors stay masked, so an interrupt shows up as a PBA bit. */
+static void msix_setup(Ctx *c, Fn *f)
+{
+    int cap = find_cap(c, f->devfn, PCI_CAP_ID_MSIX);
+
+    g_assert_cmpint(cap, !=, 0);
+    cfg_writew(c, f->devfn, cap + PCI_MSIX_FLAGS, PCI_MSIX_FLAGS_ENABLE);
+}
+
+static bool msix_pending(Ctx *c, Fn *f, int vec)
+{
+    return qtest_readl(c->qts, f->bar2 + MLU270_MSIX_PBA_OFFSET) & (1u << vec);
+}
+
+/* Unmask then re-mask: delivers (to guest address 0) and clears the bit. */
+static void msix_clear(Ctx *c, Fn *f, int vec)
+{
+    uint64_t ctrl = f->bar2 + vec * 16 + PCI_MSIX_ENTRY_VECTOR_CTRL;
+
+    qtest_writel(c->qts, ctrl, 0);
+    qtest_writel(c->qts, ctrl, PCI_MSIX_ENTRY_CTRL_MASKBIT);
+}
+
+/* ---- Machine setup ------------------------------------------------------ */
+
+static Ctx *ctx_new(const char *extra)
+{
+    Ctx *c = g_new0(Ctx, 1);
+    QPCIDevice *dev;
+    uint64_t size;
+
+    /* -nodefaults: no NIC, whose option ROM the test host may lack. */
+    c->qts = qtest_initf("-machine q35 -nodefaults %s "
+                         "-device mlu270,addr=0x%x.0%s",
+                         g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "",
+                         PF_SLOT, extra ? extra : "");
+    pc_alloc_init(&c->alloc, c->qts, ALLOC_NO_FLAGS);
+    c->bus = qpci_new_pc(c->qts, &c->alloc);
+    /* Enable q35's ECAM window (firmware's job on a real boot). */
+    qtest_outl(c->qts, 0xcf8, 0x80000000 | 0x60);
+    qtest_outl(c->qts, 0xcfc, (uint32_t)ECAM_BASE | 1);
+    qtest_outl(c->qts, 0xcf8, 0x80000000 | 0x64);
+    qtest_outl(c->qts, 0xcfc, 0);
+
+    dev = qpci_device_find(c->bus, PF_DEVFN);
+    g_assert_nonnull(dev);
+    qpci_device_enable(dev);
+    c->pf.devfn = PF_DEVFN;
+    c->pf.bar0 = qpci_iomap(dev, MLU270_REG_BAR, &size).addr;
+    g_assert_cmpint(size, ==, MLU270_REG_BAR_SIZE);
+    c->pf.bar2 = qpci_iomap(dev, MLU270_MSIX_BAR, &size).addr;
+    g_assert_cmpint(size, ==, MLU270_MSIX_BAR_SIZE);
+    g_free(dev);
+
+    /* VF BARs: one aperture of TotalVFs * size each, above the PF's. */
+    c->vf_bar0 = 0xe8000000;
+    c->vf_bar2 = c->vf_bar0 + MLU270_TOTAL_VFS * MLU270_REG_BAR_SIZE;
+    cfg_writel(c, PF_DEVFN, SRIOV + PCI_SRIOV_BAR + 0, c->vf_bar0);
+    cfg_writel(c, PF_DEVFN, SRIOV + PCI_SRIOV_BAR + 4, 0);
+    cfg_writel(c, PF_DEVFN, SRIOV + PCI_SRIOV_BAR + 8, c->vf_bar2);
+    cfg_writel(c, PF_DEVFN, SRIOV + PCI_SRIOV_BAR + 12, 0);
+    for (int i = 0; i < MLU270_TOTAL_VFS; i++) {
+        c->vf[i].devfn = VF_DEVFN(i);
+        c->vf[i].bar0 = c->vf_bar0 + i * MLU270_REG_BAR_SIZE;
+        c->vf[i].bar2 = c->vf_bar2 + i * MLU270_MSIX_BAR_SIZE;
+    }
+    return c;
+}
+
+static void ctx_free(Ctx *c)
+{
+    qpci_free_pc(c->bus);
+    alloc_destroy(&c->alloc);
+    qtest_quit(c->qts);
+    g_free(c);
+}
+
+static void part_set(Ctx *c, int n, uint32_t ipu, uint32_t vpu, uint32_t jpu,
+                     uint32_t base_mb, uint32_t size_mb)
+{
+    uint32_t b = MLU270_PART_BASE(n);
+
+    wr(c, &c->pf, b + MLU270_PART_IPU_MASK, ipu);
+    wr(c, &c->pf, b + MLU270_PART_VPU_MASK, vpu);
+    wr(c, &c->pf, b + MLU270_PART_JPU_MASK, jpu);
+    wr(c, &c->pf, b + MLU270_PART_MEM_BASE_MB, base_mb);
+    wr(c, &c->pf, b + MLU270_PART_MEM_SIZE_MB, size_mb);
+}
+
+/* Quarter slices: VF i gets cluster i, VPU i, JPU i, 64 MiB at i * 64. */
+static void part_quarters(Ctx *c)
+{
+    for (int i = 0; i < MLU270_TOTAL_VFS; i++) {
+        part_set(c, i + 1, 0xf << (4 * i), 1 << i, 1 << i,
+                 i * MEM_MB / 4, MEM_MB / 4);
+    }
+}
+
+static void vfs_enable(Ctx *c, int n)
+{
+    cfg_writew(c, PF_DEVFN, SRIOV + PCI_SRIOV_NUM_VF, n);
+    cfg_writew(c, PF_DEVFN, SRIOV + PCI_SRIOV_CTRL,
+               PCI_SRIOV_CTRL_VFE | PCI_SRIOV_CTRL_MSE);
+    for (int i = 0; i < n; i++) {
+        cfg_writew(c, VF_DEVFN(i), PCI_COMMAND,
+                   PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    }
+}
+
+static void vfs_disable(Ctx *c)
+{
+    cfg_writew(c, PF_DEVFN, SRIOV + PCI_SRIOV_CTRL, 0);
+}
+
+/* ---- Job path ----------------------------------------------------------- */
+
+static void q_setup(Ctx *c, Fn *f)
+{
+    f->ring = guest_alloc(&c->alloc, Q_ENTRIES * MLU270_DESC_SIZE);
+    f->cq = guest_alloc(&c->alloc, Q_ENTRIES * MLU270_CPL_SIZE);
+    g_assert_cmpint(f->ring % MLU270_Q_ALIGN, ==, 0);
+    g_assert_cmpint(f->cq % MLU270_Q_ALIGN, ==, 0);
+    qtest_memset(c->qts, f->cq, 0, Q_ENTRIES * MLU270_CPL_SIZE);
+    wr(c, f, MLU270_REG_Q_BASE_LO, f->ring);
+    wr(c, f, MLU270_REG_Q_BASE_HI, f->ring >> 32);
+    wr(c, f, MLU270_REG_CQ_BASE_LO, f->cq);
+    wr(c, f, MLU270_REG_CQ_BASE_HI, f->cq >> 32);
+    wr(c, f, MLU270_REG_Q_SIZE, Q_ENTRIES);
+    wr(c, f, MLU270_REG_Q_CTRL, MLU270_Q_CTRL_ENABLE);
+    g_assert_cmphex(rd(c, f, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_ENABLED);
+    f->tail = 0;
+}
+
+typedef struct Job {
+    uint32_t opcode, len, arg0, arg1, arg2;
+    uint64_t src, dst, aux, tag;
+} Job;
+
+typedef struct Cpl {
+    uint64_t tag, result, duration;
+    uint32_t status, seq;
+} Cpl;
+
+/* Queue a job without waiting; returns its ring slot. */
+static uint32_t submit(Ctx *c, Fn *f, const Job *j)
+{
+    uint8_t d[MLU270_DESC_SIZE] = { 0 };
+    uint32_t slot = f->tail;
+
+    stl_le_p(d + MLU270_DESC_OPCODE, j->opcode);
+    stq_le_p(d + MLU270_DESC_TAG, j->tag);
+    stq_le_p(d + MLU270_DESC_SRC, j->src);
+    stq_le_p(d + MLU270_DESC_DST, j->dst);
+    stq_le_p(d + MLU270_DESC_AUX, j->aux);
+    stl_le_p(d + MLU270_DESC_LEN, j->len);
+    stl_le_p(d + MLU270_DESC_ARG0, j->arg0);
+    stl_le_p(d + MLU270_DESC_ARG1, j->arg1);
+    stl_le_p(d + MLU270_DESC_ARG2, j->arg2);
+    qtest_memwrite(c->qts, f->ring + slot * MLU270_DESC_SIZE, d, sizeof(d));
+    f->tail = (f->tail + 1) % Q_ENTRIES;
+    wr(c, f, MLU270_REG_Q_TAIL, f->tail);
+    return slot;
+}
+
+static Cpl cpl_read(Ctx *c, Fn *f, uint32_t slot)
+{
+    uint8_t r[MLU270_CPL_SIZE];
+    Cpl cpl;
+
+    qtest_memread(c->qts, f->cq + slot * MLU270_CPL_SIZE, r, sizeof(r));
+    cpl.tag = ldq_le_p(r + MLU270_CPL_TAG);
+    cpl.status = ldl_le_p(r + MLU270_CPL_STATUS);
+    cpl.seq = ldl_le_p(r + MLU270_CPL_SEQ);
+    cpl.result = ldq_le_p(r + MLU270_CPL_RESULT);
+    cpl.duration = ldq_le_p(r + MLU270_CPL_DURATION);
+    return cpl;
+}
+
+/* Advance virtual time until the function completed @done jobs. */
+static void wait_done(Ctx *c, Fn *f, uint32_t done)
+{
+    for (int i = 0; i < 100000; i++) {
+        if (rd(c, f, MLU270_REG_Q_DONE) >= done) {
+            return;
+        }
+        qtest_clock_step_next(c->qts);
+    }
+    g_assert_not_reached();
+}
+
+static Cpl run(Ctx *c, Fn *f, Job j)
+{
+    uint32_t done = rd(c, f, MLU270_REG_Q_DONE);
+    uint32_t slot;
+    Cpl cpl;
+
+    j.tag = 0x1000 + done;
+    slot = submit(c, f, &j);
+    wait_done(c, f, done + 1);
+    cpl = cpl_read(c, f, slot);
+    g_assert_cmphex(cpl.tag, ==, j.tag);
+    g_assert_cmpuint(cpl.seq, ==, done + 1);
+    return cpl;
+}
+
+static uint32_t run_status(Ctx *c, Fn *f, Job j)
+{
+    return run(c, f, j).status;
+}
+
+/* Upload host bytes to device address @dev through a bounce buffer. */
+static void upload(Ctx *c, Fn *f, uint64_t dev, const void *buf, uint32_t len)
+{
+    uint64_t h = guest_alloc(&c->alloc, len);
+
+    qtest_memwrite(c->qts, h, buf, len);
+    g_assert_cmpuint(run_status(c, f, (Job){ .opcode = MLU270_OP_DMA_H2D,
+                     .src = h, .dst = dev, .len = len }), ==, MLU270_ST_OK);
+    guest_free(&c->alloc, h);
+}
+
+static void download(Ctx *c, Fn *f, uint64_t dev, void *buf, uint32_t len)
+{
+    uint64_t h = guest_alloc(&c->alloc, len);
+
+    g_assert_cmpuint(run_status(c, f, (Job){ .opcode = MLU270_OP_DMA_D2H,
+                     .src = dev, .dst = h, .len = len }), ==, MLU270_ST_OK);
+    qtest_memread(c->qts, h, buf, len);
+    guest_free(&c->alloc, h);
+}
+
+static void fill_pattern(uint8_t *p, size_t len, uint32_t seed)
+{
+    for (size_t i = 0; i < len; i++) {
+        seed = seed * 1103515245 + 12345;
+        p[i] = seed >> 16;
+    }
+}
+
+static uint32_t ref_crc32(const uint8_t *p, size_t len)
+{
+    uint32_t crc = 0xffffffff;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xedb88320 & -(crc & 1));
+        }
+    }
+    return ~crc;
+}
+
+static const uint8_t zz[64] = {
+     0,  1,  8, 16,  9,  2,  3, 10, 17, 24, 32, 25, 18, 11,  4,  5,
+    12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13,  6,  7, 14, 21, 28,
+    35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51,
+    58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+};
+
+/* ---- Tests -------------------------------------------------------------- */
+
+static void test_ids(void)
+{
+    Ctx *c = ctx_new(NULL);
+    int pos;
+    uint32_t hdr;
+
+    g_assert_cmphex(cfg_readw(c, PF_DEVFN, PCI_VENDOR_ID), ==,
+                    MLU270_VENDOR_ID);
+    g_assert_cmphex(cfg_readw(c, PF_DEVFN, PCI_DEVICE_ID), ==,
+                    MLU270_PF_DEVICE_ID);
+    g_assert_cmphex(cfg_readw(c, PF_DEVFN, PCI_CLASS_DEVICE), ==, 0x0b40);
+    g_assert_cmpint(find_cap(c, PF_DEVFN, PCI_CAP_ID_EXP), !=, 0);
+    pos = find_cap(c, PF_DEVFN, PCI_CAP_ID_MSIX);
+    g_assert_cmpint(pos, !=, 0);
+    g_assert_cmpint((cfg_readw(c, PF_DEVFN, pos + PCI_MSIX_FLAGS) &
+                     PCI_MSIX_FLAGS_QSIZE) + 1, ==, MLU270_PF_MSIX_VECTORS);
+    g_assert_cmphex(cfg_readl(c, PF_DEVFN, pos + PCI_MSIX_TABLE), ==,
+                    MLU270_MSIX_BAR);
+    g_assert_cmphex(cfg_readl(c, PF_DEVFN, pos + PCI_MSIX_PBA), ==,
+                    MLU270_MSIX_PBA_OFFSET | MLU270_MSIX_BAR);
+    /* BAR0 and BAR2 are 64-bit memory BARs. */
+    g_assert_cmphex(cfg_readl(c, PF_DEVFN, PCI_BASE_ADDRESS_0) &
+                    PCI_BASE_ADDRESS_MEM_TYPE_MASK, ==,
+                    PCI_BASE_ADDRESS_MEM_TYPE_64);
+    g_assert_cmphex(cfg_readl(c, PF_DEVFN, PCI_BASE_ADDRESS_2) &
+                    PCI_BASE_ADDRESS_MEM_TYPE_MASK, ==,
+                    PCI_BASE_ADDRESS_MEM_TYPE_64);
+
+    /* SR-IOV extended capability. */
+    pos = 0x100;
+    while (pos) {
+        hdr = cfg_readl(c, PF_DEVFN, pos);
+        if (PCI_EXT_CAP_ID(hdr) == PCI_EXT_CAP_ID_SRIOV) {
+            break;
+        }
+        pos = PCI_EXT_CAP_NEXT(hdr);
+    }
+    g_assert_cmphex(pos, ==, SRIOV);
+    g_assert_cmpuint(cfg_readw(c, PF_DEVFN, SRIOV + PCI_SRIOV_TOTAL_VF), ==,
+                     MLU270_TOTAL_VFS);
+    g_assert_cmpuint(cfg_readw(c, PF_DEVFN, SRIOV + PCI_SRIOV_VF_OFFSET), ==,
+                     1);
+    g_assert_cmpuint(cfg_readw(c, PF_DEVFN, SRIOV + PCI_SRIOV_VF_STRIDE), ==,
+                     1);
+    g_assert_cmphex(cfg_readw(c, PF_DEVFN, SRIOV + PCI_SRIOV_VF_DID), ==,
+                    MLU270_VF_DEVICE_ID);
+
+    /* Register reset values straight from mlu270_regs.h. */
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MAGIC), ==, MLU270_RESET_MAGIC);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_VERSION), ==,
+                    MLU270_RESET_VERSION);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_FUNC_INFO), ==, 0);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_CAP_IPU), ==,
+                    MLU270_RESET_CAP_IPU);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_CAP_VPU), ==,
+                    MLU270_RESET_CAP_VPU);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_CAP_JPU), ==,
+                    MLU270_RESET_CAP_JPU);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_CAP_MEM_MB), ==, MEM_MB);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_IPU), ==, 0xffff);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_VPU), ==, 0xf);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_JPU), ==, 0xf);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_SLICE_MEM_MB), ==, MEM_MB);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SCRATCH), ==,
+                    MLU270_RESET_SCRATCH);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_INT_ENABLE), ==,
+                    MLU270_RESET_INT_ENABLE);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_Q_STATUS), ==,
+                    MLU270_RESET_Q_STATUS);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==,
+                    MLU270_RESET_PART_STATUS);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==,
+                    MLU270_RESET_NUM_VFS);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(0) +
+                       MLU270_PART_MEM_SIZE_MB), ==, MEM_MB);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(1) +
+                       MLU270_PART_IPU_MASK), ==, 0);
+    wr(c, &c->pf, MLU270_REG_SCRATCH, 0x12345678);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SCRATCH), ==, 0x12345678);
+    ctx_free(c);
+}
+
+static void test_mem_size(void)
+{
+    Ctx *c = ctx_new(",mem-size=64M");
+
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_CAP_MEM_MB), ==, 64);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_SLICE_MEM_MB), ==, 64);
+    ctx_free(c);
+}
+
+static void test_sriov_enable(void)
+{
+    Ctx *c = ctx_new(NULL);
+    int pos;
+
+    part_quarters(c);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==, 0);
+    vfs_enable(c, 4);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 4);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==,
+                    MLU270_PART_STATUS_LOCKED);
+    /* The PF is a manager only while VFs exist. */
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_IPU), ==, 0);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_MEM_MB), ==, 0);
+
+    for (int i = 0; i < 4; i++) {
+        Fn *vf = &c->vf[i];
+
+        g_assert_cmphex(cfg_readw(c, vf->devfn, PCI_DEVICE_ID), ==, 0xffff);
+        pos = find_cap(c, vf->devfn, PCI_CAP_ID_EXP);
+        g_assert_cmpint(pos, !=, 0);
+        g_assert_true(cfg_readl(c, vf->devfn, pos + PCI_EXP_DEVCAP) &
+                      PCI_EXP_DEVCAP_FLR);
+        pos = find_cap(c, vf->devfn, PCI_CAP_ID_MSIX);
+        g_assert_cmpint(pos, !=, 0);
+        g_assert_cmpint((cfg_readw(c, vf->devfn, pos + PCI_MSIX_FLAGS) &
+                         PCI_MSIX_FLAGS_QSIZE) + 1, ==,
+                        MLU270_VF_MSIX_VECTORS);
+
+        g_assert_cmphex(rd(c, vf, MLU270_REG_MAGIC), ==, MLU270_RESET_MAGIC);
+        g_assert_cmphex(rd(c, vf, MLU270_REG_FUNC_INFO), ==,
+                        (i + 1) | MLU270_FUNC_INFO_IS_VF);
+        g_assert_cmphex(rd(c, vf, MLU270_REG_SLICE_IPU), ==, 0xf << (4 * i));
+        g_assert_cmphex(rd(c, vf, MLU270_REG_SLICE_VPU), ==, 1 << i);
+        g_assert_cmphex(rd(c, vf, MLU270_REG_SLICE_JPU), ==, 1 << i);
+        g_assert_cmpuint(rd(c, vf, MLU270_REG_SLICE_MEM_MB), ==, MEM_MB / 4);
+        /* PF-only blocks read as zero from a VF. */
+        g_assert_cmphex(rd(c, vf, MLU270_PART_BASE(1)), ==, 0);
+        g_assert_cmphex(rd(c, vf, MLU270_REG_NUM_VFS), ==, 0);
+        g_assert_cmphex(rd(c, &c->pf, MLU270_PFVF_BASE(i) +
+                           MLU270_PFVF_VF_STATE), ==,
+                        MLU270_VF_STATE_ENABLED);
+    }
+
+    /* The table is locked while VFs are enabled. */
+    wr(c, &c->pf, MLU270_PART_BASE(1) + MLU270_PART_IPU_MASK, 0xffff);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(1) + MLU270_PART_IPU_MASK),
+                    ==, 0xf);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==,
+                    MLU270_PART_STATUS_LOCKED |
+                    MLU270_PART_STATUS_WRITE_REJECTED);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_MISUSE_COUNT), ==, 1);
+    wr(c, &c->pf, MLU270_REG_PART_STATUS, MLU270_PART_STATUS_WRITE_REJECTED);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==,
+                    MLU270_PART_STATUS_LOCKED);
+
+    /* Re-partition: disable, reprogram as 1/2 + 1/4 + 1/4, enable 3. */
+    vfs_disable(c);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 0);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SLICE_IPU), ==, 0xffff);
+    g_assert_cmphex(qtest_readl(c->qts, c->vf[0].bar0), !=,
+                    MLU270_RESET_MAGIC);
+    part_set(c, 1, 0x00ff, 0x3, 0x3, 0, 128);
+    part_set(c, 2, 0x0f00, 0x4, 0x4, 128, 64);
+    part_set(c, 3, 0xf000, 0x8, 0x8, 192, 64);
+    vfs_enable(c, 3);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 3);
+    g_assert_cmpuint(rd(c, &c->vf[0], MLU270_REG_SLICE_MEM_MB), ==, 128);
+    g_assert_cmphex(rd(c, &c->vf[0], MLU270_REG_SLICE_IPU), ==, 0xff);
+    g_assert_cmpuint(rd(c, &c->vf[2], MLU270_REG_SLICE_MEM_MB), ==, 64);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PFVF_BASE(3) +
+                       MLU270_PFVF_VF_STATE), ==, 0);
+    vfs_disable(c);
+
+    /* Overlapping entries are both invalid: empty slices. */
+    part_set(c, 2, 0x00f0, 0x4, 0x4, 128, 64);
+    vfs_enable(c, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_PART_STATUS), ==,
+                    MLU270_PART_STATUS_LOCKED |
+                    MLU270_PART_STATUS_INVALID(1) |
+                    MLU270_PART_STATUS_INVALID(2));
+    g_assert_cmphex(rd(c, &c->vf[0], MLU270_REG_SLICE_IPU), ==, 0);
+    g_assert_cmphex(rd(c, &c->vf[1], MLU270_REG_SLICE_MEM_MB), ==, 0);
+    ctx_free(c);
+}
+
+static void test_mailbox(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf;
+    uint32_t w;
+
+    part_quarters(c);
+    vfs_enable(c, 4);
+    msix_setup(c, pf);
+    wr(c, pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    for (int i = 0; i < 4; i++) {
+        msix_setup(c, &c->vf[i]);
+        wr(c, &c->vf[i], MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    }
+
+    /* VF1 and VF3 send; the PF tells them apart by window, not content. */
+    for (int i = 1; i < 4; i += 2) {
+        Fn *vf = &c->vf[i];
+        for (int k = 0; k < 16; k++) {
+            wr(c, vf, MLU270_REG_MB_OUT + 4 * k, 0xa0000000 | (i << 8) | k);
+        }
+        g_assert_false(msix_pending(c, pf, MLU270_VEC_MBOX));
+        wr(c, vf, MLU270_REG_MB_DOORBELL, 1);
+        g_assert_cmphex(rd(c, vf, MLU270_REG_MB_STATUS), ==,
+                        MLU270_MB_STATUS_OUT_BUSY);
+        g_assert_true(msix_pending(c, pf, MLU270_VEC_MBOX));
+        msix_clear(c, pf, MLU270_VEC_MBOX);
+    }
+    g_assert_cmphex(rd(c, pf, MLU270_REG_MB_PENDING), ==, 0xa);
+    g_assert_true(rd(c, pf, MLU270_REG_INT_STATUS) & MLU270_INT_MB_RX);
+
+    /* A busy channel refuses new content and doorbells (misuse). */
+    wr(c, &c->vf[1], MLU270_REG_MB_OUT, 0xdead);
+    wr(c, &c->vf[1], MLU270_REG_MB_DOORBELL, 1);
+    g_assert_cmpuint(rd(c, &c->vf[1], MLU270_REG_MISUSE_COUNT), ==, 2);
+
+    for (int i = 1; i < 4; i += 2) {
+        uint32_t win = MLU270_PFVF_BASE(i);
+        for (int k = 0; k < 16; k++) {
+            g_assert_cmphex(rd(c, pf, win + MLU270_PFVF_VF_MSG + 4 * k), ==,
+                            0xa0000000 | (i << 8) | k);
+        }
+        g_assert_cmphex(rd(c, pf, win + MLU270_PFVF_STATUS), ==,
+                        MLU270_PFVF_STATUS_VF_VALID);
+        g_assert_false(msix_pending(c, &c->vf[i], MLU270_VEC_MBOX));
+        wr(c, pf, win + MLU270_PFVF_ACK, 1);
+        g_assert_true(msix_pending(c, &c->vf[i], MLU270_VEC_MBOX));
+        g_assert_true(rd(c, &c->vf[i], MLU270_REG_INT_STATUS) &
+                      MLU270_INT_MB_ACK);
+        g_assert_cmphex(rd(c, &c->vf[i], MLU270_REG_MB_STATUS), ==, 0);
+        msix_clear(c, &c->vf[i], MLU270_VEC_MBOX);
+    }
+    g_assert_cmphex(rd(c, pf, MLU270_REG_MB_PENDING), ==, 0);
+    /* An ACK with nothing pending is misuse. */
+    wr(c, pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_ACK, 1);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_MISUSE_COUNT), ==, 1);
+
+    /* PF -> VF2. */
+    for (int k = 0; k < 16; k++) {
+        wr(c, pf, MLU270_PFVF_BASE(2) + MLU270_PFVF_PF_MSG + 4 * k,
+           0x50000000 | k);
+    }
+    wr(c, pf, MLU270_PFVF_BASE(2) + MLU270_PFVF_DOORBELL, 1);
+    g_assert_true(msix_pending(c, &c->vf[2], MLU270_VEC_MBOX));
+    g_assert_false(msix_pending(c, &c->vf[0], MLU270_VEC_MBOX));
+    g_assert_cmphex(rd(c, &c->vf[2], MLU270_REG_MB_STATUS), ==,
+                    MLU270_MB_STATUS_IN_VALID);
+    g_assert_true(rd(c, &c->vf[2], MLU270_REG_INT_STATUS) & MLU270_INT_MB_RX);
+    for (int k = 0; k < 16; k++) {
+        g_assert_cmphex(rd(c, &c->vf[2], MLU270_REG_MB_IN + 4 * k), ==,
+                        0x50000000 | k);
+    }
+    /* Other VFs see nothing. */
+    g_assert_cmphex(rd(c, &c->vf[0], MLU270_REG_MB_IN), ==, 0);
+    w = rd(c, pf, MLU270_PFVF_BASE(2) + MLU270_PFVF_STATUS);
+    g_assert_cmphex(w, ==, MLU270_PFVF_STATUS_PF_BUSY);
+    msix_clear(c, pf, MLU270_VEC_MBOX);
+    wr(c, &c->vf[2], MLU270_REG_MB_ACK, 1);
+    g_assert_true(msix_pending(c, pf, MLU270_VEC_MBOX));
+    g_assert_true(rd(c, pf, MLU270_REG_INT_STATUS) & MLU270_INT_MB_ACK);
+    g_assert_cmphex(rd(c, pf, MLU270_PFVF_BASE(2) + MLU270_PFVF_STATUS), ==,
+                    0);
+    ctx_free(c);
+}
+
+static void test_misuse(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *vf;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    vf = &c->vf[0];
+    /* Read-only, PF-only and unused offsets: ignored and counted. */
+    wr(c, vf, MLU270_REG_MAGIC, 0);
+    wr(c, vf, MLU270_REG_SLICE_IPU, 0xffff);
+    wr(c, vf, MLU270_REG_DEV_CTRL, MLU270_DEV_CTRL_RESET);
+    wr(c, vf, MLU270_PART_BASE(1) + MLU270_PART_IPU_MASK, 0xffff);
+    wr(c, vf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_RESET, 1);
+    wr(c, vf, 0x3ffc, 1);
+    wr(c, vf, MLU270_REG_Q_TAIL, 3);  /* queue not enabled */
+    g_assert_cmpuint(rd(c, vf, MLU270_REG_MISUSE_COUNT), ==, 7);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_MISUSE),
+                     ==, 7);
+    g_assert_cmpuint(rd(c, &c->vf[1], MLU270_REG_MISUSE_COUNT), ==, 0);
+    g_assert_cmphex(rd(c, vf, MLU270_REG_MAGIC), ==, MLU270_RESET_MAGIC);
+    g_assert_cmphex(rd(c, vf, MLU270_REG_SLICE_IPU), ==, 0xf);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(1)), ==, 0xf);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_VF_EVENT), ==, 0);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 2);
+    /* Narrow accesses are rejected without side effects. */
+    qtest_writeb(c->qts, vf->bar0 + MLU270_REG_SCRATCH, 0x55);
+    g_assert_cmphex(rd(c, vf, MLU270_REG_SCRATCH), ==, 0);
+    /* A PF doorbell to a disabled VF is misuse. */
+    wr(c, &c->pf, MLU270_PFVF_BASE(3) + MLU270_PFVF_DOORBELL, 1);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_MISUSE_COUNT), ==, 1);
+    ctx_free(c);
+}
+
+static void test_ops(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf;
+    enum { N = 4096, M = 7, NN = 9, K = 13 };
+    g_autofree uint8_t *src = g_malloc(N);
+    g_autofree uint8_t *out = g_malloc(N);
+    g_autofree uint8_t *ref = g_malloc(N);
+    int8_t a[M * K], b[K * NN];
+    uint8_t cbuf[M * NN * 4];
+    Cpl cpl;
+    uint8_t prev;
+
+    q_setup(c, pf);
+    fill_pattern(src, N, 1);
+    upload(c, pf, 0x1000, src, N);
+    download(c, pf, 0x1000, out, N);
+    g_assert_cmpmem(out, N, src, N);
+
+    /* NOP */
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_NOP });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.duration, ==, 64);
+
+    /* memcpy, with the whole card: 1 byte per ns. */
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_IPU_MEMCPY, .src = 0x1000,
+                            .dst = 0x9000, .len = N });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.duration, ==, N);
+    download(c, pf, 0x9000, out, N);
+    g_assert_cmpmem(out, N, src, N);
+
+    /* fill */
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .dst = 0x9010, .len = 100, .arg0 = 0x1a5 }), ==, 0);
+    download(c, pf, 0x9000, out, N);
+    memcpy(ref, src, N);
+    memset(ref + 0x10, 0xa5, 100);
+    g_assert_cmpmem(out, N, ref, N);
+
+    /* CRC32, checked against a bitwise reference and a known vector. */
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 0x1000,
+                            .len = N });
+    g_assert_cmpuint(cpl.status, ==, 0);
+    g_assert_cmphex(cpl.result, ==, ref_crc32(src, N));
+    upload(c, pf, 0x20000, "123456789", 9);
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 0x20000,
+                            .len = 9 });
+    g_assert_cmphex(cpl.result, ==, 0xcbf43926);
+
+    /* int8 matmul */
+    fill_pattern((uint8_t *)a, sizeof(a), 2);
+    fill_pattern((uint8_t *)b, sizeof(b), 3);
+    upload(c, pf, 0x30000, a, sizeof(a));
+    upload(c, pf, 0x31000, b, sizeof(b));
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_IPU_MATMUL_I8,
+                            .src = 0x30000, .aux = 0x31000, .dst = 0x32000,
+                            .arg0 = M, .arg1 = NN, .arg2 = K });
+    g_assert_cmpuint(cpl.status, ==, 0);
+    g_assert_cmpuint(cpl.duration, ==, M * NN * K);
+    download(c, pf, 0x32000, cbuf, sizeof(cbuf));
+    for (int i = 0; i < M; i++) {
+        for (int j = 0; j < NN; j++) {
+            int32_t acc = 0;
+            for (int k = 0; k < K; k++) {
+                acc += a[i * K + k] * b[k * NN + j];
+            }
+            g_assert_cmpint((int32_t)ldl_le_p(cbuf + (i * NN + j) * 4), ==,
+                            acc);
+        }
+    }
+
+    /* VPU delta encode / decode */
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_VPU_DELTA_ENC, .src = 0x1000,
+                            .dst = 0x40000, .len = N, .arg0 = 0x33 });
+    g_assert_cmpuint(cpl.status, ==, 0);
+    g_assert_cmpuint(cpl.duration, ==, N);
+    download(c, pf, 0x40000, out, N);
+    prev = 0x33;
+    for (int i = 0; i < N; i++) {
+        ref[i] = src[i] - prev;
+        prev = src[i];
+    }
+    g_assert_cmpmem(out, N, ref, N);
+    g_assert_cmpuint(run_status(c, pf, (Job){
+                     .opcode = MLU270_OP_VPU_DELTA_DEC, .src = 0x40000,
+                     .dst = 0x40000, .len = N, .arg0 = 0x33 }), ==, 0);
+    download(c, pf, 0x40000, out, N);
+    g_assert_cmpmem(out, N, src, N);
+
+    /* JPU zig-zag / inverse */
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_JPU_ZIGZAG,
+                     .src = 0x1000, .dst = 0x50000, .len = N }), ==, 0);
+    download(c, pf, 0x50000, out, N);
+    for (int blk = 0; blk < N; blk += 64) {
+        for (int k = 0; k < 64; k++) {
+            ref[blk + k] = src[blk + zz[k]];
+        }
+    }
+    g_assert_cmpmem(out, N, ref, N);
+    g_assert_cmpuint(run_status(c, pf, (Job){
+                     .opcode = MLU270_OP_JPU_UNZIGZAG, .src = 0x50000,
+                     .dst = 0x60000, .len = N }), ==, 0);
+    download(c, pf, 0x60000, out, N);
+    g_assert_cmpmem(out, N, src, N);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_COUNT), ==, 0);
+    ctx_free(c);
+}
+
+static void test_job_errors(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf;
+    uint64_t end = (uint64_t)MEM_MB * MLU270_MIB;
+    uint32_t slot;
+    Cpl cpl;
+
+    /* Bad queue configuration stops the queue with BAD_QUEUE. */
+    wr(c, pf, MLU270_REG_Q_SIZE, 3);
+    wr(c, pf, MLU270_REG_Q_CTRL, MLU270_Q_CTRL_ENABLE);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_STOPPED);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_ERROR), ==, MLU270_ST_BAD_QUEUE);
+    g_assert_true(rd(c, pf, MLU270_REG_INT_STATUS) & MLU270_INT_Q_ERROR);
+
+    q_setup(c, pf);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_ERROR), ==, 0);
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = 0x7f }), ==,
+                     MLU270_ST_BAD_OPCODE);
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .len = 0 }), ==, MLU270_ST_BAD_LEN);
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .len = MLU270_MAX_JOB_LEN + 1 }), ==, MLU270_ST_BAD_LEN);
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_JPU_ZIGZAG,
+                     .len = 65 }), ==, MLU270_ST_BAD_LEN);
+    g_assert_cmpuint(run_status(c, pf, (Job){
+                     .opcode = MLU270_OP_IPU_MATMUL_I8, .arg0 = 257,
+                     .arg1 = 1, .arg2 = 1 }), ==, MLU270_ST_BAD_ARGS);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_COUNT), ==, 0);
+
+    /* Out of the window, including 64-bit wrap-around: a fault. */
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .dst = end - 4, .len = 8 }), ==,
+                     MLU270_ST_OUT_OF_SLICE);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_FAULT_ADDR_LO), ==,
+                    (uint32_t)(end - 4));
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_IPU_MEMCPY,
+                     .src = UINT64_MAX - 1, .dst = 0, .len = 16 }), ==,
+                     MLU270_ST_OUT_OF_SLICE);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_FAULT_ADDR_HI), ==, 0xffffffff);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_COUNT), ==, 2);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_FAULT_STATUS), ==, 1);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_CODE), ==,
+                     MLU270_ST_OUT_OF_SLICE);
+    wr(c, pf, MLU270_REG_FAULT_STATUS, 1);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_FAULT_STATUS), ==, 0);
+
+    /* DMA from an unbacked host address fails and faults. */
+    g_assert_cmpuint(run_status(c, pf, (Job){ .opcode = MLU270_OP_DMA_H2D,
+                     .src = 0xfff0000000000ULL, .dst = 0, .len = 64 }), ==,
+                     MLU270_ST_DMA_ERROR);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_CODE), ==,
+                     MLU270_ST_DMA_ERROR);
+
+    /* Tail out of range, queue registers while enabled: misuse. */
+    wr(c, pf, MLU270_REG_Q_TAIL, Q_ENTRIES);
+    wr(c, pf, MLU270_REG_Q_SIZE, 4);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_MISUSE_COUNT), ==, 2);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_SIZE), ==, Q_ENTRIES);
+
+    /* Disabling the queue aborts the job in flight: no effect. */
+    slot = submit(c, pf, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0,
+                                 .len = 4096, .arg0 = 0xee, .tag = 77 });
+    g_assert_true(rd(c, pf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+    wr(c, pf, MLU270_REG_Q_CTRL, 0);
+    cpl = cpl_read(c, pf, slot);
+    g_assert_cmpuint(cpl.tag, ==, 77);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_ABORTED);
+    qtest_clock_step(c->qts, 100000);
+    q_setup(c, pf);
+    cpl = run(c, pf, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 0,
+                            .len = 4096 });
+    {
+        uint8_t zero[4096] = { 0 };
+        g_assert_cmphex(cpl.result, ==, ref_crc32(zero, sizeof(zero)));
+    }
+
+    /* A ring in unbacked memory stops the queue and faults. */
+    wr(c, pf, MLU270_REG_Q_CTRL, 0);
+    wr(c, pf, MLU270_REG_Q_BASE_HI, 0xfff00);
+    wr(c, pf, MLU270_REG_Q_CTRL, MLU270_Q_CTRL_ENABLE);
+    wr(c, pf, MLU270_REG_Q_TAIL, 1);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_ENABLED | MLU270_Q_STATUS_STOPPED);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_ERROR), ==, MLU270_ST_DMA_ERROR);
+    ctx_free(c);
+}
+
+static void test_isolation(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
+    uint64_t win = (uint64_t)MEM_MB / 4 * MLU270_MIB;
+    uint8_t pat[256], out[256], zero[256] = { 0 };
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    msix_setup(c, &c->pf);
+    wr(c, &c->pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    q_setup(c, v0);
+    q_setup(c, v1);
+
+    /* VF0 writes a secret at the end of its window. */
+    fill_pattern(pat, sizeof(pat), 9);
+    upload(c, v0, win - sizeof(pat), pat, sizeof(pat));
+
+    /* VF1 cannot reach below or beyond its own window. */
+    cpl = run(c, v1, (Job){ .opcode = MLU270_OP_IPU_MEMCPY, .src = win,
+                            .dst = 0, .len = 16 });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OUT_OF_SLICE);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_FAULT_STATUS), ==, 1u << 2);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_FAULT_FUNC), ==, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_FAULT_ADDR_LO), ==, win);
+    g_assert_true(rd(c, &c->pf, MLU270_REG_INT_STATUS) & MLU270_INT_FAULT);
+    g_assert_true(msix_pending(c, &c->pf, MLU270_VEC_PF_EVENT));
+    g_assert_cmpuint(run_status(c, v1, (Job){ .opcode = MLU270_OP_DMA_D2H,
+                     .src = UINT64_C(0) - sizeof(pat), .dst = 0,
+                     .len = sizeof(pat) }), ==, MLU270_ST_OUT_OF_SLICE);
+    g_assert_cmpuint(run_status(c, v1, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .dst = win - 1, .len = 2 }), ==, MLU270_ST_OUT_OF_SLICE);
+
+    /* VF1's own window is zero; VF0's data is intact. */
+    download(c, v1, 0, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+    download(c, v1, win - sizeof(out), out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+    download(c, v0, win - sizeof(pat), out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), pat, sizeof(pat));
+
+    /* A quarter slice is exactly 4 times slower than the whole card. */
+    cpl = run(c, v1, (Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0,
+                            .len = 4096 });
+    g_assert_cmpuint(cpl.duration, ==, 4 * 4096);
+    cpl = run(c, v1, (Job){ .opcode = MLU270_OP_VPU_DELTA_ENC, .src = 0,
+                            .dst = 4096, .len = 4096 });
+    g_assert_cmpuint(cpl.duration, ==, 4 * 4096);
+
+    /* A VF without a JPU in its slice gets NO_ENGINE. */
+    vfs_disable(c);
+    part_set(c, 1, 0xf, 0x1, 0x0, 0, 64);
+    vfs_enable(c, 1);
+    q_setup(c, v0);
+    g_assert_cmpuint(run_status(c, v0, (Job){ .opcode = MLU270_OP_JPU_ZIGZAG,
+                     .len = 64 }), ==, MLU270_ST_NO_ENGINE);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_FAULT_CODE), ==,
+                     MLU270_ST_NO_ENGINE);
+    /* And the PF has no slice while VFs exist. */
+    q_setup(c, &c->pf);
+    g_assert_cmpuint(run_status(c, &c->pf, (Job){
+                     .opcode = MLU270_OP_IPU_FILL, .len = 1 }), ==,
+                     MLU270_ST_NO_ENGINE);
+    ctx_free(c);
+}
+
+static void test_flr(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
+    uint32_t len = 1 * MLU270_MIB, s0, s1;
+    uint8_t pat[64], out[64], zero[64] = { 0 };
+    int exp;
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    msix_setup(c, &c->pf);
+    wr(c, &c->pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    q_setup(c, v0);
+    q_setup(c, v1);
+    fill_pattern(pat, sizeof(pat), 5);
+    upload(c, v0, 0, pat, sizeof(pat));
+    upload(c, v1, 0, pat, sizeof(pat));
+
+    /* Both VFs start a long job (4 ms of virtual time on a 1/4 slice). */
+    s0 = submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 4096,
+                               .len = len, .arg0 = 0x11, .tag = 100 });
+    s1 = submit(c, v1, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 4096,
+                               .len = len, .arg0 = 0x22, .tag = 200 });
+    qtest_clock_step(c->qts, len);  /* a quarter of the way */
+    g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+    g_assert_true(rd(c, v1, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+
+    /* FLR VF0. */
+    exp = find_cap(c, v0->devfn, PCI_CAP_ID_EXP);
+    cfg_writew(c, v0->devfn, exp + PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_VF_EVENT), ==, 1);
+    g_assert_true(rd(c, &c->pf, MLU270_REG_INT_STATUS) & MLU270_INT_VF_EVENT);
+    g_assert_true(msix_pending(c, &c->pf, MLU270_VEC_PF_EVENT));
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_ABORTED),
+                     ==, 1);
+    /* FLR cleared the command register: re-enable to look at VF0. */
+    cfg_writew(c, v0->devfn, PCI_COMMAND,
+               PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    g_assert_cmphex(rd(c, v0, MLU270_REG_Q_STATUS), ==, 0);
+    g_assert_cmphex(rd(c, v0, MLU270_REG_Q_BASE_LO), ==, 0);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_ENABLED | MLU270_Q_STATUS_BUSY);
+
+    /* VF1's job completes normally, on time; VF0 wrote no record. */
+    wait_done(c, v1, 2);
+    cpl = cpl_read(c, v1, s1);
+    g_assert_cmpuint(cpl.tag, ==, 200);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.duration, ==, 4ull * len);
+    cpl = cpl_read(c, v0, s0);
+    g_assert_cmpuint(cpl.tag, ==, 0);
+    download(c, v1, 0, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), pat, sizeof(pat));
+    memset(out, 0x22, sizeof(out));
+    cpl = run(c, v1, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 4096,
+                            .len = sizeof(out) });
+    g_assert_cmphex(cpl.result, ==, ref_crc32(out, sizeof(out)));
+
+    /* VF0's window was scrubbed; VF0 works again after setup. */
+    q_setup(c, v0);
+    download(c, v0, 0, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+
+    /* The PF resets VF1 on its behalf: VF0 is untouched. */
+    wr(c, &c->pf, MLU270_REG_VF_EVENT, 1);
+    s0 = submit(c, v0, &(Job){ .opcode = MLU270_OP_NOP, .tag = 300 });
+    wr(c, &c->pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_RESET, 1);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_VF_EVENT), ==, 2);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_Q_STATUS), ==, 0);
+    wait_done(c, v0, 2);
+    g_assert_cmpuint(cpl_read(c, v0, s0).status, ==, MLU270_ST_OK);
+
+    /* PF reset: everything back to reset values. */
+    wr(c, &c->pf, MLU270_REG_DEV_CTRL, MLU270_DEV_CTRL_RESET);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_VF_EVENT), ==, 0);
+    g_assert_cmphex(rd(c, v0, MLU270_REG_Q_STATUS), ==, 0);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(1)), ==, 0);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(0)), ==, 0xffff);
+    ctx_free(c);
+}
+
+/* The device instantiates in the topologies the drivers will meet. */
+static void test_topologies(void)
+{
+    static const char *const cfgs[] = {
+        "-device mlu270,addr=0x5.0,multifunction=on",
+        "-device mlu270,addr=0x5.0 -device mlu270,addr=0x6.0,mem-size=32M",
+        "-device pcie-root-port,id=rp0,chassis=1,addr=0x7.0 "
+        "-device mlu270,bus=rp0",
+    };
+
+    for (int i = 0; i < ARRAY_SIZE(cfgs); i++) {
+        QTestState *qts = qtest_initf("-machine q35 -nodefaults %s %s",
+                                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "",
+                                      cfgs[i]);
+        QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-pci' }");
+
+        g_assert_true(qdict_haskey(resp, "return"));
+        qobject_unref(resp);
+        if (i < 2) {
+            /* Function 0 of slot 5 answers with the PF's IDs. */
+            qtest_outl(qts, 0xcf8, 0x80000000 | (PF_DEVFN << 8));
+            g_assert_cmphex(qtest_inl(qts, 0xcfc), ==,
+                            MLU270_PF_DEVICE_ID << 16 | MLU270_VENDOR_ID);
+        }
+        qtest_quit(qts);
+    }
+}
+
+static uint32_t lcg(uint32_t *st)
+{
+    *st = *st * 1664525 + 1013904223;
+    return *st;
+}
+
+/*
+ * A hostile guest: random register writes on every function, rings full
+ * of random descriptors, VF resets and FLRs in between. QEMU must survive
+ * and the device must still answer; the PF's table must be unchanged by
+ * anything a VF did.
+ */
+static void test_fuzz(void)
+{
+    Ctx *c = ctx_new(NULL);
+    uint32_t st = 0x270cabc;
+    static const uint32_t pfonly_skip = MLU270_REG_DEV_CTRL;
+
+    part_quarters(c);
+    vfs_enable(c, 4);
+    for (int i = 0; i < 4; i++) {
+        msix_setup(c, &c->vf[i]);
+    }
+    msix_setup(c, &c->pf);
+
+    for (int round = 0; round < 40; round++) {
+        /* Random descriptors in each VF's ring. */
+        for (int i = 0; i < 4; i++) {
+            Fn *vf = &c->vf[i];
+            static const uint32_t ops[] = {
+                0, 1, 2, 0x10, 0x11, 0x12, 0x13, 0x20, 0x21, 0x30, 0x31, 0x99,
+            };
+
+            if (!(rd(c, vf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_ENABLED)) {
+                q_setup(c, vf);
+            }
+            for (int k = 0; k < 3; k++) {
+                uint32_t r = lcg(&st);
+                Job j = {
+                    .opcode = ops[r % ARRAY_SIZE(ops)],
+                    .src = (r & 0x100) ? lcg(&st) % (80 * MLU270_MIB) :
+                           ((uint64_t)lcg(&st) << 32 | lcg(&st)),
+                    .dst = lcg(&st) % (80 * MLU270_MIB),
+                    .aux = lcg(&st) % (80 * MLU270_MIB),
+                    .len = (r & 0x200) ? lcg(&st) % 8192 : lcg(&st),
+                    .arg0 = lcg(&st) % 300, .arg1 = lcg(&st) % 300,
+                    .arg2 = lcg(&st) % 300,
+                };
+                if (j.opcode == MLU270_OP_DMA_D2H) {
+                    /* Keep device->host writes away from the rings. */
+                    j.dst = 0xfff0000000000ULL;
+                }
+                submit(c, vf, &j);
+            }
+        }
+        /* Random register writes, VFs and (sometimes) the PF. */
+        for (int k = 0; k < 64; k++) {
+            uint32_t r = lcg(&st);
+            uint32_t off = (lcg(&st) % MLU270_REG_BAR_SIZE) & ~3u;
+            Fn *f = (r % 5) ? &c->vf[r % 4] : &c->pf;
+
+            if (f == &c->pf && (off == pfonly_skip ||
+                                off < MLU270_PF_ONLY_START)) {
+                continue;   /* keep the PF's own queue and the device alive */
+            }
+            wr(c, f, off, lcg(&st));
+            (void)rd(c, f, (lcg(&st) % MLU270_REG_BAR_SIZE) & ~3u);
+        }
+        if (round % 8 == 7) {
+            int i = lcg(&st) % 4;
+            int exp = find_cap(c, c->vf[i].devfn, PCI_CAP_ID_EXP);
+
+            cfg_writew(c, c->vf[i].devfn, exp + PCI_EXP_DEVCTL,
+                       PCI_EXP_DEVCTL_BCR_FLR);
+            cfg_writew(c, c->vf[i].devfn, PCI_COMMAND,
+                       PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+        }
+        qtest_clock_step(c->qts, 1000000);
+    }
+
+    for (int i = 0; i < 4; i++) {
+        g_assert_cmphex(rd(c, &c->vf[i], MLU270_REG_MAGIC), ==,
+                        MLU270_RESET_MAGIC);
+        g_assert_cmphex(rd(c, &c->vf[i], MLU270_REG_SLICE_IPU), ==,
+                        0xf << (4 * i));
+    }
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MAGIC), ==, MLU270_RESET_MAGIC);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 4);
+    ctx_free(c);
+}
+
+static const char *migrate_status(QTestState *qts)
+{
+    static char status[32];
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+    QDict *ret = qdict_get_qdict(resp, "return");
+
+    g_assert_nonnull(ret);
+    g_strlcpy(status, qdict_haskey(ret, "status") ?
+              qdict_get_str(ret, "status") : "none", sizeof(status));
+    qobject_unref(resp);
+    return status;
+}
+
+/*
+ * Migrate a live configuration (2 VFs, a job in flight on VF0, a pending
+ * VF1 -> PF message, data in VF1's window) and check it on the target.
+ */
+static void test_migration(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
+    g_autofree char *uri = g_strdup_printf("unix:%s/mlu270-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    QTestState *src = c->qts, *dst;
+    QPCIBus *src_bus = c->bus;
+    uint8_t pat[128], out[128];
+    uint32_t len = 256 * 1024, slot;
+    const char *st;
+    int cap;
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    msix_setup(c, v0);
+    wr(c, v0, MLU270_REG_INT_ENABLE, MLU270_INT_JOB_DONE);
+    q_setup(c, v0);
+    q_setup(c, v1);
+    fill_pattern(pat, sizeof(pat), 11);
+    upload(c, v1, 0x100, pat, sizeof(pat));
+    wr(c, v1, MLU270_REG_MB_OUT, 0xfeed0001);
+    wr(c, v1, MLU270_REG_MB_DOORBELL, 1);
+    wr(c, &c->pf, MLU270_REG_SCRATCH, 0xabcd);
+    slot = submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0x40,
+                                 .len = len, .arg0 = 0x5a, .tag = 42 });
+    qtest_clock_step(src, len);     /* a quarter of its 4 * len ns */
+    g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+
+    dst = qtest_initf("-machine q35 -nodefaults %s "
+                      "-device mlu270,addr=0x%x.0 -incoming %s",
+                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT, uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (int i = 0; i < 6000; i++) {
+        st = migrate_status(src);
+        g_assert_cmpstr(st, !=, "failed");
+        if (!strcmp(st, "completed")) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_status(src), ==, "completed");
+    qtest_qmp_eventwait(dst, "RESUME");
+
+    /* Same guest-physical layout on the target: just switch the socket. */
+    c->qts = dst;
+    c->bus = qpci_new_pc(dst, &c->alloc);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SCRATCH), ==, 0xabcd);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(2) + MLU270_PART_IPU_MASK),
+                    ==, 0xf0);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_FUNC_INFO), ==,
+                    2 | MLU270_FUNC_INFO_IS_VF);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MB_PENDING), ==, 2);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_MSG),
+                    ==, 0xfeed0001);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_MB_STATUS), ==,
+                    MLU270_MB_STATUS_OUT_BUSY);
+    cap = find_cap(c, v0->devfn, PCI_CAP_ID_MSIX);
+    g_assert_true(cfg_readw(c, v0->devfn, cap + PCI_MSIX_FLAGS) &
+                  PCI_MSIX_FLAGS_ENABLE);
+    g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+
+    /* The in-flight job finishes on the target, with its effects. */
+    g_assert_false(msix_pending(c, v0, MLU270_VEC_QUEUE));
+    wait_done(c, v0, 1);
+    cpl = cpl_read(c, v0, slot);
+    g_assert_cmpuint(cpl.tag, ==, 42);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.duration, ==, 4ull * len);
+    g_assert_true(msix_pending(c, v0, MLU270_VEC_QUEUE));
+    cpl = run(c, v0, (Job){ .opcode = MLU270_OP_IPU_CRC32, .src = 0x40,
+                            .len = sizeof(out) });
+    memset(out, 0x5a, sizeof(out));
+    g_assert_cmphex(cpl.result, ==, ref_crc32(out, sizeof(out)));
+    download(c, v1, 0x100, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), pat, sizeof(pat));
+
+    qpci_free_pc(src_bus);
+    qtest_quit(src);
+    ctx_free(c);
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    qtest_add_func("/mlu270/ids", test_ids);
+    qtest_add_func("/mlu270/mem-size", test_mem_size);
+    qtest_add_func("/mlu270/sriov-enable", test_sriov_enable);
+    qtest_add_func("/mlu270/mailbox", test_mailbox);
+    qtest_add_func("/mlu270/misuse", test_misuse);
+    qtest_add_func("/mlu270/ops", test_ops);
+    qtest_add_func("/mlu270/job-errors", test_job_errors);
+    qtest_add_func("/mlu270/isolation", test_isolation);
+    qtest_add_func("/mlu270/flr", test_flr);
+    qtest_add_func("/mlu270/migration", test_migration);
+    qtest_add_func("/mlu270/topologies", test_topologies);
+    qtest_add_func("/mlu270/fuzz", test_fuzz);
+    return g_test_run();
+}
