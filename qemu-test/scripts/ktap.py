@@ -88,7 +88,8 @@ def parse_ktap(lines, start_indent=0):
             if VERSION.match(stripped) and indent == start_indent:
                 root = Node(indent)
                 stack = [root]
-            elif PLAN.match(stripped) and indent == start_indent:
+            elif (PLAN.match(stripped) or RESULT.match(stripped)) and indent == start_indent:
+                # TAP without a version line; the plan may come last.
                 root = Node(indent)
                 stack = [root]
             else:

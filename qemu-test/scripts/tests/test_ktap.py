@@ -51,6 +51,11 @@ class Judge(unittest.TestCase):
         self.assertGreater(counts.failed, 0)
         self.assertTrue(any("plan says 3" in p for p in probs))
 
+    def test_trailing_plan_without_version(self):
+        counts, probs = self.judge("ok 1 a\nok 2 b\n1..2\n")
+        self.assertEqual((counts.passed, counts.failed), (2, 0))
+        self.assertEqual(probs, [])
+
     def test_no_output(self):
         counts, probs = self.judge("", 0)
         self.assertEqual(counts.failed, 1)
