@@ -58,7 +58,10 @@ fn fraction_basics() {
 fn defaults() {
     assert_eq!(default_for(1).unwrap().fractions(), &[Whole]);
     assert_eq!(default_for(2).unwrap().fractions(), &[Half, Half]);
-    assert_eq!(default_for(3).unwrap().fractions(), &[Half, Quarter, Quarter]);
+    assert_eq!(
+        default_for(3).unwrap().fractions(),
+        &[Half, Quarter, Quarter]
+    );
     assert_eq!(
         default_for(4).unwrap().fractions(),
         &[Quarter, Quarter, Quarter, Quarter]
@@ -105,9 +108,18 @@ fn default_plans() {
     );
 
     let s = plan(&default_for(3).unwrap(), &CARD).unwrap();
-    assert_eq!((s[0].ipu_mask, s[0].mem_base_mb, s[0].mem_size_mb), (0x00ff, 0, 128));
-    assert_eq!((s[1].ipu_mask, s[1].vpu_mask, s[1].mem_base_mb), (0x0f00, 0x4, 128));
-    assert_eq!((s[2].ipu_mask, s[2].jpu_mask, s[2].mem_base_mb), (0xf000, 0x8, 192));
+    assert_eq!(
+        (s[0].ipu_mask, s[0].mem_base_mb, s[0].mem_size_mb),
+        (0x00ff, 0, 128)
+    );
+    assert_eq!(
+        (s[1].ipu_mask, s[1].vpu_mask, s[1].mem_base_mb),
+        (0x0f00, 0x4, 128)
+    );
+    assert_eq!(
+        (s[2].ipu_mask, s[2].jpu_mask, s[2].mem_base_mb),
+        (0xf000, 0x8, 192)
+    );
     assert!(s[3].is_empty());
 
     let s = plan(&default_for(4).unwrap(), &CARD).unwrap();
@@ -133,7 +145,10 @@ fn custom_layouts() {
     // Largest first: the 1/2 (VF 2) gets the first aligned pair.
     let l = custom("1/4 1/4 1/2");
     let s = plan(&l, &CARD).unwrap();
-    assert_eq!((s[2].ipu_mask, s[2].mem_base_mb, s[2].quarters), (0x00ff, 0, 2));
+    assert_eq!(
+        (s[2].ipu_mask, s[2].mem_base_mb, s[2].quarters),
+        (0x00ff, 0, 2)
+    );
     assert_eq!((s[0].ipu_mask, s[0].mem_base_mb), (0x0f00, 128));
     assert_eq!((s[1].ipu_mask, s[1].mem_base_mb), (0xf000, 192));
 
@@ -146,7 +161,10 @@ fn custom_layouts() {
     assert_eq!(custom("1/2").fractions(), &[Half]);
     assert_eq!(custom("1/1\n").fractions(), &[Whole]);
     assert_eq!(custom("1/2,1/4,1/4").fractions(), &[Half, Quarter, Quarter]);
-    assert_eq!(custom(" 1/2, 1/4 ,1/4 \n").fractions(), &[Half, Quarter, Quarter]);
+    assert_eq!(
+        custom(" 1/2, 1/4 ,1/4 \n").fractions(),
+        &[Half, Quarter, Quarter]
+    );
     assert_eq!(custom("1/4\t1/4").len(), 2);
 }
 
@@ -201,7 +219,10 @@ fn store_and_resolve() {
     assert_eq!(LayoutError::Busy.errno(), 16);
     assert_eq!(store_layout(b"1/4 1/4\n", 0), Ok(Some(custom("1/4 1/4"))));
     assert_eq!(store_layout(b"default\n", 0), Ok(None));
-    assert_eq!(store_layout(b"1/2 1/2 1/4", 0), Err(LayoutError::Overcommitted));
+    assert_eq!(
+        store_layout(b"1/2 1/2 1/4", 0),
+        Err(LayoutError::Overcommitted)
+    );
 
     let chosen = custom("1/4 1/4");
     assert_eq!(resolve(Some(&chosen), 2), Ok(chosen));
@@ -230,7 +251,10 @@ fn format_round_trip() {
     }
     assert_eq!(custom("1/2,1/4 1/4").to_string(), "1/2 1/4 1/4");
     let mut small = [0u8; 4];
-    assert_eq!(custom("1/2 1/4").format(&mut small), Err(LayoutError::NoSpace));
+    assert_eq!(
+        custom("1/2 1/4").format(&mut small),
+        Err(LayoutError::NoSpace)
+    );
 }
 
 #[test]
@@ -340,7 +364,14 @@ fn slice_helpers() {
 #[test]
 fn errnos() {
     use LayoutError::*;
-    for e in [Empty, BadFraction, TooMany, Overcommitted, CountMismatch, NoVfs] {
+    for e in [
+        Empty,
+        BadFraction,
+        TooMany,
+        Overcommitted,
+        CountMismatch,
+        NoVfs,
+    ] {
         assert_eq!(e.errno(), 22);
     }
 }
