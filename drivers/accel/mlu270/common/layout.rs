@@ -25,6 +25,12 @@
 //! `#[path = "../common/layout.rs"] mod layout;` and does not depend on any
 //! other module.
 
+// Each driver uses only part of this shared API (the VF driver never plans or
+// validates requests, the PF driver never parses replies) and includes the
+// file as a private module, so unused and "unreachable" `pub` items are
+// expected here rather than a sign of dead code.
+#![allow(dead_code, unreachable_pub)]
+
 use core::fmt;
 
 /// Maximum number of VFs of the card (`sriov_totalvfs`).
@@ -273,11 +279,11 @@ impl Layout {
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, frac) in self.fractions().iter().enumerate() {
-            if i != 0 {
-                f.write_str(" ")?;
-            }
+        let mut sep = "";
+        for frac in self.fractions() {
+            f.write_str(sep)?;
             f.write_str(frac.as_str())?;
+            sep = " ";
         }
         Ok(())
     }
@@ -514,7 +520,7 @@ impl Slice {
 
     /// The five partition table registers in offset order: `IPU_MASK`,
     /// `VPU_MASK`, `JPU_MASK`, `MEM_BASE_MB`, `MEM_SIZE_MB`.
-    pub const fn to_entry(&self) -> [u32; 5] {
+    pub const fn to_entry(self) -> [u32; 5] {
         [
             self.ipu_mask as u32,
             self.vpu_mask as u32,
@@ -545,8 +551,10 @@ pub fn plan(layout: &Layout, card: &CardCaps) -> Result<[Slice; MAX_VFS], Layout
     let mut used: u8 = 0;
     for size in [Fraction::Whole, Fraction::Half, Fraction::Quarter] {
         let count = size.quarters();
-        for (vf, f) in layout.fractions().iter().enumerate() {
-            if *f != size {
+        // Indexed loop rather than enumerate(): the range cannot overflow,
+        // so no overflow-check panic path is generated.
+        for vf in 0..layout.len() {
+            if layout.get(vf) != Some(size) {
                 continue;
             }
             let mut placed = false;
