@@ -456,11 +456,13 @@ impl Slice {
         if count == 0 || end > TOTAL_QUARTERS {
             return None;
         }
-        // Bits first..end of a 4-bit mask.
-        let qmask: u8 = ((1u16 << end) - (1u16 << first)) as u8;
+        let qmask = quarter_bits(first, count);
         let mut ipu: u16 = 0;
         for q in first..end {
-            ipu |= 0xfu16 << (u32::from(q) * IPU_CORES_PER_QUARTER);
+            // q < 4, so the shift is at most 12; checked_shl() documents that
+            // and keeps the code free of overflow-check panics.
+            let shift = u32::from(q).saturating_mul(IPU_CORES_PER_QUARTER);
+            ipu |= 0xfu16.checked_shl(shift).unwrap_or(0);
         }
         let qmb = card.quarter_mb();
         Some(Self {
@@ -531,6 +533,16 @@ impl Slice {
     }
 }
 
+/// Bit mask of quarters `first..first + count` (bit q = quarter q).
+fn quarter_bits(first: u8, count: u8) -> u8 {
+    let end = first.saturating_add(count);
+    let mut bits = 0u8;
+    for q in first..end.min(TOTAL_QUARTERS) {
+        bits |= 1u8.checked_shl(u32::from(q)).unwrap_or(0);
+    }
+    bits
+}
+
 /// Assigns disjoint resources to every VF of `layout` on `card`.
 ///
 /// Returns one slice per possible VF (index = VF index); entries beyond the
@@ -560,7 +572,7 @@ pub fn plan(layout: &Layout, card: &CardCaps) -> Result<[Slice; MAX_VFS], Layout
             let mut placed = false;
             let mut first: u8 = 0;
             while first < TOTAL_QUARTERS {
-                let bits: u8 = (((1u16 << count) - 1) << first) as u8;
+                let bits = quarter_bits(first, count);
                 if used & bits == 0 {
                     let slot = out.get_mut(vf).ok_or(LayoutError::TooMany)?;
                     *slot = Slice::quarters_at(card, first, count).ok_or(LayoutError::NoSpace)?;

@@ -417,21 +417,14 @@ impl Message {
     /// Encodes to the 16 mailbox registers.
     pub fn encode(&self) -> [u32; MSG_WORDS] {
         let h = &self.header;
-        let mut out = [0u32; MSG_WORDS];
         let w0 = u32::from(h.opcode) | u32::from(h.flags) << 8 | u32::from(h.len) << 16;
         let w1 = u32::from(h.seq) | u32::from(h.status) << 16;
-        for (i, slot) in out.iter_mut().enumerate() {
-            *slot = match i {
-                0 => w0,
-                1 => w1,
-                _ => i
-                    .checked_sub(HEADER_WORDS)
-                    .and_then(|p| self.payload.get(p))
-                    .copied()
-                    .unwrap_or(0),
-            };
-        }
-        out
+        // Destructuring: the layout is checked by the compiler and there is
+        // no index arithmetic that could need a runtime check.
+        let [p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13] = self.payload;
+        [
+            w0, w1, p0, p1, p2, p3, p4, p5, p6, p7, p8, p9, p10, p11, p12, p13,
+        ]
     }
 
     /// Encodes to 64 bytes (little-endian words).
