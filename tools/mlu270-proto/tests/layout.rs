@@ -383,3 +383,21 @@ fn errnos() {
         assert_eq!(e.errno(), 22);
     }
 }
+
+#[test]
+fn layout_accessors() {
+    let l = custom("1/2 1/4");
+    assert_eq!(l.get(0), Some(Half));
+    assert_eq!(l.get(1), Some(Quarter));
+    assert_eq!(l.get(2), None);
+    assert_eq!(l.get(usize::MAX), None);
+    assert_eq!(l.total_quarters(), 3);
+    assert_eq!(
+        Layout::parse_bytes(b"1/2 1/4\n"),
+        Ok(LayoutChoice::Custom(l))
+    );
+    // A plan may leave quarters unused.
+    let s = plan(&l, &CARD).unwrap();
+    let used = s.iter().fold(0u8, |a, x| a | x.vpu_mask);
+    assert_eq!(used, 0x7);
+}

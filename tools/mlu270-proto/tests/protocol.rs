@@ -908,3 +908,84 @@ fn fuzz_validate_request() {
     }
     assert!(accepted > 1_000, "fuzzer too weak: {accepted}");
 }
+
+#[test]
+fn whole_and_empty_slice_resources() {
+    let p = Some(Pending {
+        opcode: Opcode::GetResources,
+        seq: 1,
+    });
+    let whole = plan(&default_for(1).unwrap(), &CARD).unwrap()[0];
+    match parse_pf_message(&resources_reply(1, &whole, 0), p) {
+        Ok(PfMessage::Reply {
+            reply: Reply::Resources(r),
+            ..
+        }) => {
+            assert_eq!(
+                (
+                    r.ipu_mask,
+                    r.vpu_mask,
+                    r.jpu_mask,
+                    r.mem_size_mb,
+                    r.quarters
+                ),
+                (0xffff, 0xf, 0xf, 256, 4)
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match parse_pf_message(&resources_reply(1, &Slice::EMPTY, 3), p) {
+        Ok(PfMessage::Reply {
+            reply: Reply::Resources(r),
+            ..
+        }) => {
+            assert_eq!((r.quarters, r.vf_index, r.mem_size_mb), (0, 3, 0));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Requests that name no range do not depend on the slice.
+    for s in [whole, Slice::EMPTY] {
+        for op in [Opcode::GetResources, Opcode::Heartbeat, Opcode::QueryFault] {
+            assert!(validate_request(&simple_request(1, op).unwrap(), v2(), &s).is_ok());
+        }
+    }
+}
+
+#[test]
+fn byte_form_round_trip_of_every_request() {
+    let s = quarter_slice();
+    let reqs = [
+        hello_request(1, Version::V1, Version::V2),
+        simple_request(2, Opcode::GetResources).unwrap(),
+        simple_request(3, Opcode::ResetRequest).unwrap(),
+        simple_request(4, Opcode::Heartbeat).unwrap(),
+        simple_request(5, Opcode::QueryFault).unwrap(),
+        scrub_request(0xffff, 1, 2),
+    ];
+    for raw in reqs {
+        let bytes = words_to_bytes(&raw);
+        let back = bytes_to_words(&bytes);
+        assert_eq!(back, raw);
+        let req = validate_request(&back, v2(), &s).unwrap();
+        assert_eq!(req.encode(), raw);
+        let m = Message::decode_bytes(&bytes).unwrap();
+        assert_eq!(m.encode_bytes(), bytes);
+        assert_eq!(Some(m.header.len), req.opcode().request_len());
+    }
+}
+
+#[test]
+fn counters_saturate() {
+    let mut c = VfCounters::default();
+    for _ in 0..3 {
+        c.record(ProtoError::Reserved);
+    }
+    c.record(ProtoError::Remote(5));
+    assert_eq!(c.count(ProtoError::Reserved), 3);
+    assert_eq!(c.count(ProtoError::Remote(99)), 1);
+    assert_eq!(c.count(ProtoError::MsgSize), 0);
+    assert_eq!(c.rejected, 4);
+    c.rejected = u32::MAX;
+    c.record(ProtoError::Busy);
+    assert_eq!(c.rejected, u32::MAX);
+}
