@@ -46,7 +46,7 @@ for manifest in $(find "$TOP/tools" -name Cargo.toml -not -path '*/target/*' 2>/
 	name=host/cargo/$(basename "$(dirname "$manifest")")
 	selected "$name" || continue
 	log "$name"
-	if (cd "$(dirname "$manifest")" && cargo test --quiet 2>&1) | tee "$results/cargo.log"; then rc=0; else rc=1; fi
+	if (cd "$(dirname "$manifest")" && CARGO_TARGET_DIR=$CACHE/cargo-target cargo test --quiet 2>&1) | tee "$results/cargo.log"; then rc=0; else rc=1; fi
 	awk -v n="$name" '/^test result:/ { p += $4; f += $6; s += $8 }
 		END { printf "{\"passed\": %d, \"failed\": %d, \"skipped\": %d, \"problems\": []}\n", p, f, s }' \
 		"$results/cargo.log" >"$results/$(echo "$name" | tr / _).json"

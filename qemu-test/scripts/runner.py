@@ -185,6 +185,12 @@ def main():
         return 0
 
     os.makedirs(args.logdir, exist_ok=True)
+    if args.mode == "test" and not tests and args.no_kunit and not args.build_only:
+        print("guest: no guest test selected, not booting")
+        if args.counts:
+            with open(args.counts, "w") as f:
+                json.dump({"passed": 0, "failed": 0, "skipped": 0, "problems": []}, f)
+        return 0
     testlist = os.path.join(args.logdir, "tests.list")
     with open(testlist, "w") as f:
         for name, path in tests:
