@@ -42,3 +42,49 @@ mlu270_write() {
 mlu270_matches() {
 	echo "$1" | grep -qi -- "$2"
 }
+
+# Make sure the PF is bound to mlu270_pf (loading it if needed); prints the
+# PF's address. Returns 1 if there is no card, 2 if the driver cannot bind.
+mlu270_pf_bound() {
+	local pf
+	pf=$(mlu270_find_pf) || return 1
+	modprobe mlu270_pf 2>/dev/null
+	if [ "$(mlu270_driver_of "$pf")" != mlu270_pf ]; then
+		[ -e "/sys/bus/pci/devices/$pf/driver" ] &&
+			echo "$pf" >"/sys/bus/pci/devices/$pf/driver/unbind"
+		echo >"/sys/bus/pci/devices/$pf/driver_override"
+		echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind 2>/dev/null
+	fi
+	[ "$(mlu270_driver_of "$pf")" = mlu270_pf ] || return 2
+	echo "$pf"
+}
+
+# VF number $2 (0-based) of PF $1, as a PCI address.
+mlu270_vf_of() {
+	basename "$(readlink -f "/sys/bus/pci/devices/$1/virtfn$2")"
+}
+
+# Physical address of BAR 0 of PCI device $1.
+mlu270_bar0() {
+	local start
+	read -r start _ <"/sys/bus/pci/devices/$1/resource"
+	echo "$start"
+}
+
+# Turn on memory decoding of PCI device $1 without binding a driver, so
+# that the tests can drive a VF's registers the way a guest would.
+mlu270_enable_mem() {
+	local cfg=/sys/bus/pci/devices/$1/config cmd
+	cmd=$(dd if="$cfg" bs=1 skip=4 count=1 2>/dev/null | od -An -tu1 | tr -d ' ')
+	cmd=$((cmd | 2))
+	printf "\\$(printf %o "$cmd")" | dd of="$cfg" bs=1 seek=4 count=1 conv=notrunc 2>/dev/null
+}
+
+# 32-bit register access through /dev/mem: mlu270_rd BASE OFFSET,
+# mlu270_wr BASE OFFSET VALUE (offsets and values in any shell number form).
+mlu270_rd() {
+	printf '0x%08x\n' "$(devmem $(($1 + $2)) 32)"
+}
+mlu270_wr() {
+	devmem $(($1 + $2)) 32 $(($3))
+}

@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PF's view of the card: its registers, its partition table and the
+//! per-VF state the mailbox service keeps.
+
+use kernel::{
+    device::Core,
+    io::{register::Array, Io},
+    new_mutex, pci,
+    prelude::*,
+    sync::{Arc, Mutex},
+    time::{Instant, Monotonic},
+};
+
+use crate::{
+    layout::{self, CardCaps, Layout, Slice, MAX_VFS},
+    mailbox,
+    protocol::{FaultInfo, VfSession},
+    regs,
+};
+
+/// BAR 0 of the PF, sized so every register offset is checked at build time.
+pub(crate) type Bar0<'bound> = pci::Bar<'bound, { regs::BAR0_SIZE }>;
+
+/// Per-VF bookkeeping of the PF.
+#[derive(Clone, Copy)]
+pub(crate) struct VfState {
+    /// The slice programmed into the VF's partition table entry.
+    pub(crate) slice: Slice,
+    /// Mailbox protocol state: negotiated version, rate limit, counters.
+    pub(crate) session: VfSession,
+    /// Resets of this VF seen by the PF (FLR, requested, administrative).
+    pub(crate) resets: u32,
+    /// The VF's last fault, if any since its last reset.
+    pub(crate) last_fault: Option<FaultInfo>,
+    /// Faults of this VF since it was enabled.
+    pub(crate) faults: u32,
+}
+
+impl VfState {
+    const fn new(now_ns: u64) -> Self {
+        Self {
+            slice: Slice::EMPTY,
+            session: VfSession::new(now_ns),
+            resets: 0,
+            last_fault: None,
+            faults: 0,
+        }
+    }
+}
+
+/// State of the PF that changes at run time.
+pub(crate) struct PfInner {
+    /// The operator's layout (the `layout` attribute), or `None` for the
+    /// default layout of each VF count.
+    pub(crate) chosen: Option<Layout>,
+    /// Enabled VFs, as programmed by [`Card::enable_vfs`].
+    pub(crate) num_vfs: usize,
+    /// One entry per possible VF; entries `num_vfs..` are unused.
+    pub(crate) vfs: [VfState; MAX_VFS],
+    /// Sequence number of the PF's notifications.
+    pub(crate) notify_seq: u16,
+}
+
+/// One bound MLU270 PF.
+///
+/// # Locking
+///
+/// `state` is taken by the mailbox service (the threaded IRQ handler), by
+/// `sriov_configure` and by sysfs. It is never held across
+/// `pci_enable_sriov()` / `pci_disable_sriov()`: those probe and remove the
+/// VF drivers, which talk to the PF over the mailbox and would deadlock.
+/// The register accesses of the mailbox windows happen under `state`, so
+/// two threads never interleave on one VF's channel.
+#[pin_data]
+pub(crate) struct Card<'bound> {
+    pub(crate) pdev: &'bound pci::Device,
+    pub(crate) bar: Bar0<'bound>,
+    pub(crate) caps: CardCaps,
+    /// Time base of the rate limiters.
+    epoch: Instant<Monotonic>,
+    #[pin]
+    pub(crate) state: Mutex<PfInner>,
+}
+
+impl<'bound> Card<'bound> {
+    /// Maps BAR 0 and checks that it is an MLU270 this driver can drive.
+    pub(crate) fn new(pdev: &'bound pci::Device<Core<'_>>) -> Result<Arc<Self>> {
+        let bar: Bar0<'bound> = pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"mlu270_pf")?;
+
+        let magic: u32 = bar.read(regs::MAGIC_REG).into();
+        if magic != regs::MAGIC {
+            dev_err!(pdev, "BAR 0 is not an MLU270 (magic {:#x})\n", magic);
+            return Err(ENODEV);
+        }
+        let version = bar.read(regs::VERSION);
+        let major: u32 = version.major().into();
+        if major != regs::INTERFACE_MAJOR {
+            dev_err!(
+                pdev,
+                "unsupported interface version {}.{} (driver speaks {}.x)\n",
+                major,
+                u32::from(version.minor()),
+                regs::INTERFACE_MAJOR
+            );
+            return Err(ENODEV);
+        }
+        let caps = CardCaps {
+            ipu_cores: bar.read(regs::CAP_IPU).into(),
+            vpus: bar.read(regs::CAP_VPU).into(),
+            jpus: bar.read(regs::CAP_JPU).into(),
+            mem_mb: bar.read(regs::CAP_MEM_MB).into(),
+        };
+        if caps != CardCaps::mlu270(caps.mem_mb) || caps.quarter_mb() == 0 {
+            dev_err!(
+                pdev,
+                "unexpected resources: {} IPU cores, {} VPUs, {} JPUs, {} MiB\n",
+                caps.ipu_cores,
+                caps.vpus,
+                caps.jpus,
+                caps.mem_mb
+            );
+            return Err(ENODEV);
+        }
+
+        let epoch = Instant::<Monotonic>::now();
+        let pdev_normal: &'bound pci::Device = pdev;
+        Arc::pin_init(
+            try_pin_init!(Self {
+                pdev: pdev_normal,
+                bar,
+                caps,
+                epoch,
+                state <- new_mutex!(PfInner {
+                    chosen: None,
+                    num_vfs: 0,
+                    vfs: [VfState::new(0); MAX_VFS],
+                    notify_seq: 0,
+                }),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Nanoseconds since probe, for the rate limiters.
+    pub(crate) fn now_ns(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_nanos()).unwrap_or(0)
+    }
+
+    /// Logs what was found, once per probe.
+    pub(crate) fn announce(&self) {
+        let version = self.bar.read(regs::VERSION);
+        dev_info!(
+            self.pdev,
+            "MLU270: {} IPU cores, {} VPUs, {} JPUs, {} MiB; interface {}.{}; mailbox protocol v{}..v{}; {} VFs\n",
+            self.caps.ipu_cores,
+            self.caps.vpus,
+            self.caps.jpus,
+            self.caps.mem_mb,
+            u32::from(version.major()),
+            u32::from(version.minor()),
+            crate::protocol::Version::MIN.as_u16(),
+            crate::protocol::Version::MAX.as_u16(),
+            layout::MAX_VFS
+        );
+    }
+
+    /// Unmasks the causes the PF serves (mailbox, faults, VF resets).
+    pub(crate) fn enable_interrupts(&self) {
+        self.bar.write_reg(
+            regs::INT_ENABLE::zeroed()
+                .with_mb_rx(true)
+                .with_mb_ack(true)
+                .with_fault(true)
+                .with_vf_event(true),
+        );
+    }
+
+    /// Quiesces the card when the driver is unbound.
+    pub(crate) fn shutdown(&self) {
+        self.bar.write_reg(regs::INT_ENABLE::zeroed());
+        self.clear_partition();
+        let mut state = self.state.lock();
+        state.num_vfs = 0;
+    }
+
+    /// Writes one partition table entry (0 = PF, 1 + i = VF i).
+    fn write_entry(&self, entry: usize, slice: &Slice) {
+        let [ipu, vpu, jpu, base, size] = slice.to_entry();
+        let io = &self.bar;
+        // `entry` is always below `PART_ENTRIES`; a bad index writes nothing.
+        if let Some(loc) = regs::PART_IPU_MASK::try_at(entry) {
+            io.write(loc, regs::PART_IPU_MASK::from(ipu));
+        }
+        if let Some(loc) = regs::PART_VPU_MASK::try_at(entry) {
+            io.write(loc, regs::PART_VPU_MASK::from(vpu));
+        }
+        if let Some(loc) = regs::PART_JPU_MASK::try_at(entry) {
+            io.write(loc, regs::PART_JPU_MASK::from(jpu));
+        }
+        if let Some(loc) = regs::PART_MEM_BASE_MB::try_at(entry) {
+            io.write(loc, regs::PART_MEM_BASE_MB::from(base));
+        }
+        if let Some(loc) = regs::PART_MEM_SIZE_MB::try_at(entry) {
+            io.write(loc, regs::PART_MEM_SIZE_MB::from(size));
+        }
+    }
+
+    /// Empties every VF entry (the PF keeps the whole card for itself).
+    fn clear_partition(&self) {
+        for vf in 0..MAX_VFS {
+            self.write_entry(1 + vf, &Slice::EMPTY);
+        }
+    }
+
+    /// `sriov_numvfs` = N > 0: plan the slices, program them, enable the VFs.
+    pub(crate) fn enable_vfs(&self, pdev: &pci::Device<Core<'_>>, num_vfs: u16) -> Result<u16> {
+        let n = usize::from(num_vfs);
+        let now = self.now_ns();
+        {
+            let mut state = self.state.lock();
+            if state.num_vfs != 0 {
+                dev_err!(
+                    pdev,
+                    "{} VFs are enabled: write 0 to sriov_numvfs before changing the count\n",
+                    state.num_vfs
+                );
+                return Err(EBUSY);
+            }
+            let mut text = [0u8; LAYOUT_TEXT];
+            let layout = layout::resolve(state.chosen.as_ref(), n).map_err(|e| {
+                dev_err!(
+                    pdev,
+                    "cannot enable {} VFs with the {} layout: errno {}\n",
+                    n,
+                    layout_text(state.chosen.as_ref(), &mut text),
+                    e.errno()
+                );
+                Error::from_errno(-e.errno())
+            })?;
+            let slices = layout::plan(&layout, &self.caps).map_err(|e| {
+                dev_err!(
+                    pdev,
+                    "cannot plan layout {}: errno {}\n",
+                    layout_text(Some(&layout), &mut text),
+                    e.errno()
+                );
+                Error::from_errno(-e.errno())
+            })?;
+
+            // The table must be complete before VF Enable locks it.
+            for (vf, slice) in slices.iter().enumerate() {
+                let programmed = if vf < n { *slice } else { Slice::EMPTY };
+                self.write_entry(1 + vf, &programmed);
+                state.vfs[vf] = VfState::new(now);
+                state.vfs[vf].slice = programmed;
+            }
+            let status = self.bar.read(regs::PART_STATUS);
+            let invalid: u32 = status.entry_invalid().into();
+            if invalid & !1 & ((1 << (n + 1)) - 1) != 0 {
+                dev_err!(pdev, "the card rejected the partition table ({:#x})\n", invalid);
+                self.clear_partition();
+                return Err(EIO);
+            }
+            state.num_vfs = n;
+            dev_info!(
+                pdev,
+                "enabling {} VFs, layout {}\n",
+                n,
+                layout_text(Some(&layout), &mut text)
+            );
+        }
+
+        if let Err(e) = pdev.enable_sriov(num_vfs) {
+            dev_err!(pdev, "pci_enable_sriov({}) failed: {:?}\n", n, e);
+            self.clear_partition();
+            self.state.lock().num_vfs = 0;
+            return Err(e);
+        }
+        Ok(num_vfs)
+    }
+
+    /// `sriov_numvfs` = 0: tell the VFs, remove them, empty their entries.
+    pub(crate) fn disable_vfs(&self, pdev: &pci::Device<Core<'_>>) {
+        mailbox::notify_shutdown(self);
+        pdev.disable_sriov();
+        self.clear_partition();
+        let mut state = self.state.lock();
+        if state.num_vfs != 0 {
+            dev_info!(pdev, "disabled {} VFs\n", state.num_vfs);
+        }
+        state.num_vfs = 0;
+    }
+
+    /// Serves every pending interrupt cause; returns whether there was any.
+    pub(crate) fn service(&self) -> bool {
+        let pending = self.bar.read(regs::INT_STATUS);
+        let raw: u32 = pending.into();
+        if raw == 0 {
+            return false;
+        }
+        // Acknowledge first: a cause raised while we serve it re-triggers.
+        self.bar.write_reg(pending);
+
+        if pending.vf_event().into() {
+            let events: u32 = self.bar.read(regs::VF_EVENT).into();
+            self.bar.write_reg(regs::VF_EVENT::from(events));
+            mailbox::vf_reset_seen(self, events);
+        }
+        if pending.fault().into() {
+            mailbox::fault_seen(self);
+        }
+        if pending.mb_rx().into() {
+            mailbox::serve_requests(self);
+        }
+        true
+    }
+}
+
+/// Room for the text of any layout ("1/4 1/4 1/4 1/4").
+const LAYOUT_TEXT: usize = 32;
+
+/// The text of a layout choice, for log messages and sysfs.
+pub(crate) fn layout_text<'a>(layout: Option<&Layout>, buf: &'a mut [u8; LAYOUT_TEXT]) -> &'a str {
+    let Some(layout) = layout else {
+        return "default";
+    };
+    let len = layout.format(&mut buf[..]).unwrap_or(0);
+    buf.get(..len)
+        .and_then(|text| core::str::from_utf8(text).ok())
+        .unwrap_or("?")
+}

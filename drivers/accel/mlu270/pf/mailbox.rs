@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The PF side of the VF mailboxes: serves requests, sends notifications,
+//! and keeps the per-VF protocol sessions in step with VF resets and faults.
+//!
+//! The sender of a message is the VF whose window rang (`MB_PENDING`), never
+//! anything in the message. Every message goes through
+//! [`VfSession::receive`](crate::protocol::VfSession::receive) (rate limit +
+//! validation against that VF's own slice) before the PF acts on it.
+
+use kernel::{
+    io::{register::Array, Io},
+    prelude::*,
+};
+
+use crate::{
+    card::Card,
+    layout::MAX_VFS,
+    protocol::{self, FaultInfo, Notification, ProtoError, RequestKind, ShutdownReason, MSG_WORDS},
+    regs,
+};
+
+/// Reads word `word` of VF `vf`'s window.
+fn read_word(card: &Card<'_>, vf: usize, word: usize) -> u32 {
+    regs::PFVF_WORD::try_at(regs::pfvf_index(vf, word))
+        .map(|loc| card.bar.read(loc).into())
+        .unwrap_or(0)
+}
+
+/// Writes word `word` of VF `vf`'s window.
+fn write_word(card: &Card<'_>, vf: usize, word: usize, value: u32) {
+    if let Some(loc) = regs::PFVF_WORD::try_at(regs::pfvf_index(vf, word)) {
+        card.bar.write(loc, regs::PFVF_WORD::from(value));
+    }
+}
+
+/// Sends `msg` to VF `vf` if its PF->VF channel is free. Returns whether it
+/// was sent: a VF that does not acknowledge our messages only loses replies,
+/// it never blocks the PF.
+fn send(card: &Card<'_>, vf: usize, msg: &[u32; MSG_WORDS]) -> bool {
+    if read_word(card, vf, regs::PFVF_STATUS) & regs::PFVF_STATUS_PF_BUSY != 0 {
+        return false;
+    }
+    for (i, word) in msg.iter().enumerate() {
+        write_word(card, vf, regs::PFVF_PF_MSG + i, *word);
+    }
+    write_word(card, vf, regs::PFVF_DOORBELL, 1);
+    true
+}
+
+/// Serves every VF with a pending message.
+pub(crate) fn serve_requests(card: &Card<'_>) {
+    let pending: u32 = card.bar.read(regs::MB_PENDING).into();
+    let mut state = card.state.lock();
+    for vf in 0..MAX_VFS {
+        if pending & (1 << vf) == 0 {
+            continue;
+        }
+        let mut raw = [0u32; MSG_WORDS];
+        for (i, word) in raw.iter_mut().enumerate() {
+            *word = read_word(card, vf, regs::PFVF_VF_MSG + i);
+        }
+        // Release the VF's channel before acting: the copy is what we judge.
+        write_word(card, vf, regs::PFVF_ACK, 1);
+
+        if vf >= state.num_vfs {
+            // Cannot happen with a sane device: a VF that is not enabled
+            // has no mailbox. Drop it rather than trust it.
+            continue;
+        }
+        let now = card.now_ns();
+        let vfs = &mut state.vfs[vf];
+        let slice = vfs.slice;
+        let reply = match vfs.session.receive(&raw, &slice, now) {
+            Ok(req) => match req.kind {
+                RequestKind::Hello { selected, .. } => protocol::hello_reply(req.seq, selected),
+                RequestKind::GetResources => {
+                    protocol::resources_reply(req.seq, &slice, vf as u8)
+                }
+                RequestKind::Heartbeat => {
+                    protocol::heartbeat_reply(req.seq, &vfs.session.status(protocol::PfState::Running))
+                }
+                RequestKind::QueryFault => protocol::fault_reply(req.seq, vfs.last_fault.as_ref()),
+                RequestKind::ResetRequest => {
+                    if send(card, vf, &protocol::reset_reply(req.seq)) {
+                        dev_info!(card.pdev, "VF {} asked for a reset\n", vf);
+                        write_word(card, vf, regs::PFVF_VF_RESET, 1);
+                    }
+                    continue;
+                }
+                // The device gives the PF no access to a VF's memory window
+                // other than resetting the VF, so a partial scrub cannot be
+                // done: refuse it, counted like any refused request.
+                RequestKind::ScrubMemory { .. } => {
+                    vfs.session.counters.record(ProtoError::NotPermitted);
+                    protocol::error_reply(&raw, ProtoError::NotPermitted)
+                }
+            },
+            Err(err) => {
+                if vfs.session.take_log_permit() {
+                    dev_warn!(
+                        card.pdev,
+                        "VF {}: rejected message (opcode {:#x}): errno {}; further rejections are only counted\n",
+                        vf,
+                        raw[0] & 0xff,
+                        err.errno()
+                    );
+                }
+                if err == ProtoError::RateLimited {
+                    // Answering a flood would only feed it.
+                    continue;
+                }
+                protocol::error_reply(&raw, err)
+            }
+        };
+        if !send(card, vf, &reply) {
+            vfs.session.counters.replies_dropped =
+                vfs.session.counters.replies_dropped.saturating_add(1);
+        }
+    }
+}
+
+/// VFs in `events` were reset (FLR or `VF_RESET`): start their sessions over.
+pub(crate) fn vf_reset_seen(card: &Card<'_>, events: u32) {
+    let now = card.now_ns();
+    let mut state = card.state.lock();
+    for vf in 0..MAX_VFS {
+        if events & (1 << vf) == 0 {
+            continue;
+        }
+        let vfs = &mut state.vfs[vf];
+        vfs.session.reset(now);
+        vfs.last_fault = None;
+        vfs.resets = vfs.resets.saturating_add(1);
+    }
+}
+
+/// A function faulted: remember it for QUERY_FAULT and the counters.
+pub(crate) fn fault_seen(card: &Card<'_>) {
+    let funcs: u32 = card.bar.read(regs::FAULT_STATUS).into();
+    card.bar.write_reg(regs::FAULT_STATUS::from(funcs));
+    let func: u32 = card.bar.read(regs::FAULT_FUNC).into();
+    let code: u32 = card.bar.read(regs::FAULT_CODE).into();
+    let lo: u32 = card.bar.read(regs::FAULT_ADDR_LO).into();
+    let hi: u32 = card.bar.read(regs::FAULT_ADDR_HI).into();
+    let addr = (u64::from(hi) << 32) | u64::from(lo);
+
+    let mut state = card.state.lock();
+    // Function 0 is the PF itself; 1 + i is VF i.
+    let Some(vf) = (func as usize).checked_sub(1).filter(|vf| *vf < MAX_VFS) else {
+        return;
+    };
+    let vfs = &mut state.vfs[vf];
+    vfs.faults = vfs.faults.saturating_add(1);
+    vfs.last_fault = Some(FaultInfo {
+        code,
+        addr,
+        count: vfs.faults,
+    });
+}
+
+/// Tells every enabled VF that its device is about to disappear.
+pub(crate) fn notify_shutdown(card: &Card<'_>) {
+    let mut state = card.state.lock();
+    let seq = state.notify_seq;
+    state.notify_seq = seq.wrapping_add(1);
+    let msg = Notification::Shutdown(ShutdownReason::DisablingVfs).encode(seq);
+    for vf in 0..state.num_vfs {
+        send(card, vf, &msg);
+    }
+}
