@@ -24,7 +24,7 @@ PF_VENDOR=0xcabc
 PF_DEVICE=0x0270
 VF_DEVICE=0x0271
 TOTALVFS=4
-NTESTS=18
+NTESTS=21
 
 # Marks the kernel log so that the splat check only looks at this test.
 MARK="rust_sriov_sample: start $$"
@@ -69,6 +69,49 @@ wait_vfs() {
 	[ "$(count_vfs)" = "$1" ]
 }
 
+# ktap_test_result runs its command unquoted ($@): compound checks are
+# functions, never "sh -c '...'" strings.
+vfs_logged() {
+	dmesg | grep -q "VF 3 of PF $PF probed"
+}
+
+numvfs_is() {
+	[ "$(cat "$PFDIR/sriov_numvfs" 2>/dev/null)" = "$1" ]
+}
+
+totalvfs_is() {
+	[ "$(cat "$PFDIR/sriov_totalvfs" 2>/dev/null)" = "$1" ]
+}
+
+bind_pf() {
+	echo "$PF" >"$DRV/bind" && [ -e "$DRV/$PF" ] && numvfs_is 0
+}
+
+reload_and_bind() {
+	modprobe $MOD || return 1
+	[ -e "$DRV/$PF" ] || echo "$PF" >"$DRV/bind" 2>/dev/null
+	[ -e "$DRV/$PF" ]
+}
+
+# reset_vf: FLR the last VF through sysfs; the sample logs its reset hooks.
+reset_vf() {
+	echo 1 >"$VFDIR/reset" || return 1
+	dmesg | grep -q "$(basename "$VFDIR"): Vf reset_prepare" &&
+		dmesg | grep -q "$(basename "$VFDIR"): Vf reset_done"
+}
+
+# remove_pf: hot-remove the PF (its removal path holds pci_rescan_remove_lock
+# while the driver disables SR-IOV), then rescan; the PF must come back bound.
+remove_pf() {
+	echo 1 >"$PFDIR/remove" || return 1
+	[ ! -e "$PFDIR" ] && wait_vfs 0
+}
+
+rescan_pf() {
+	echo 1 >/sys/bus/pci/rescan || return 1
+	[ -e "$DRV/$PF" ] && numvfs_is 0
+}
+
 no_splat() {
 	! dmesg | sed -n "/$MARK/,\$p" |
 		grep -Eq 'WARNING:|BUG:|Oops|Call Trace|KASAN|kmemleak|circular locking|driver left SR-IOV enabled'
@@ -102,9 +145,9 @@ ktap_test_result "modprobe $MOD" modprobe $MOD
 # 2
 ktap_test_result "$MOD bound the PF $PF" [ -e "$DRV/$PF" ]
 # 3
-ktap_test_result "sriov_totalvfs is $TOTALVFS" [ "$(cat "$PFDIR/sriov_totalvfs" 2>/dev/null)" = $TOTALVFS ]
+ktap_test_result "sriov_totalvfs is $TOTALVFS" totalvfs_is $TOTALVFS
 # 4
-ktap_test_result "no VFs after probe" [ "$(cat "$PFDIR/sriov_numvfs" 2>/dev/null)" = 0 ]
+ktap_test_result "no VFs after probe" numvfs_is 0
 
 # 5
 if set_numvfs 4 && wait_vfs 4; then
@@ -114,15 +157,21 @@ else
 	ktap_test_fail "echo 4 > sriov_numvfs creates four $VF_DEVICE functions"
 fi
 # 6: the sample binds the VFs too and logs their index and PF.
-ktap_test_result "the VFs probed with their index and PF (dmesg)" \
-	sh -c "dmesg | grep -q 'VF 3 of PF $PF'"
-# 7
+ktap_test_result "the VFs probed with their index and PF (dmesg)" vfs_logged
+# 7: reset_prepare/reset_done around a VF function reset.
+VFDIR=/sys/bus/pci/devices/$(basename "$(readlink "$PFDIR/virtfn3" 2>/dev/null)")
+if [ -w "$VFDIR/reset" ]; then
+	ktap_test_result "a VF reset calls reset_prepare and reset_done" reset_vf
+else
+	ktap_test_skip "a VF reset calls reset_prepare and reset_done (no VF reset method)"
+fi
+# 8
 if set_numvfs 5; then
 	ktap_test_fail "echo 5 > sriov_numvfs fails (more than TotalVFs)"
 else
 	ktap_test_pass "echo 5 > sriov_numvfs fails (more than TotalVFs)"
 fi
-# 8
+# 9
 if set_numvfs 2; then
 	ktap_test_fail "changing a non-zero VF count fails with EBUSY"
 else
@@ -134,34 +183,40 @@ else
 		;;
 	esac
 fi
-# 9
-ktap_test_result "still four VFs after the refused changes" [ "$(count_vfs)" = 4 ]
 # 10
+ktap_test_result "still four VFs after the refused changes" [ "$(count_vfs)" = 4 ]
+# 11
 if set_numvfs 0 && wait_vfs 0; then
 	ktap_test_pass "echo 0 > sriov_numvfs removes the VFs"
 else
 	ktap_test_fail "echo 0 > sriov_numvfs removes the VFs"
 fi
 
-# 11-13: unbinding the PF with VFs enabled must remove them.
+# 12-14: unbinding the PF with VFs enabled must remove them.
 set_numvfs 4
 wait_vfs 4
 echo "$PF" >"$DRV/unbind" 2>/dev/null
 ktap_test_result "unbind of the PF with 4 VFs enabled" [ ! -e "$PFDIR/driver" ]
 ktap_test_result "the VFs are gone after unbinding the PF" wait_vfs 0
-ktap_test_result "rebind the PF" sh -c "echo $PF > $DRV/bind && [ -e $DRV/$PF ] && [ \$(cat $PFDIR/sriov_numvfs) = 0 ]"
+ktap_test_result "rebind the PF, which starts without VFs" bind_pf
 
-# 14-16: rmmod with VFs enabled must remove them, too.
+# 15-17: rmmod with VFs enabled must remove them, too.
 set_numvfs 4
 ktap_test_result "4 VFs enabled again" wait_vfs 4
 ktap_test_result "rmmod $MOD with 4 VFs enabled" rmmod $MOD
 ktap_test_result "the VFs are gone after rmmod" wait_vfs 0
 
-# 17: reload works (nothing was leaked that blocks a second load).
-ktap_test_result "modprobe $MOD again and bind the PF" sh -c "modprobe $MOD && [ -e $DRV/$PF ]"
+# 18: reload works (nothing was leaked that blocks a second load).
+ktap_test_result "modprobe $MOD again and bind the PF" reload_and_bind
+
+# 19-20: removing the PF device itself with VFs enabled.
+set_numvfs 4
+wait_vfs 4
+ktap_test_result "remove the PF device with 4 VFs enabled" remove_pf
+ktap_test_result "rescan brings the PF back, bound, without VFs" rescan_pf
 rmmod $MOD 2>/dev/null
 
-# 18
+# 21
 if no_splat; then
 	ktap_test_pass "no kernel warning, oops or leftover SR-IOV in dmesg"
 else
