@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! VF driver for the MLU270-class AI accelerator.
+//!
+//! Binds a virtual function (`cabc:0271`), on the host or inside a guest the
+//! VF was passed through to. It talks to the PF driver only through the
+//! device's mailbox (never through the PF driver's data, which a guest does
+//! not have): it negotiates the protocol version with HELLO, learns its
+//! slice with GET_RESOURCES and follows the PF's notifications. An FLR
+//! (`reset_prepare`/`reset_done`) quiesces the VF and runs the handshake
+//! again. The slice is shown in `debugfs/mlu270_vf-<pci address>/resources`.
+//!
+//! The job path (command queue, DMA, completion interrupts, character
+//! device) is not there yet.
+//!
+//! See `Documentation/accel/mlu270/` for the hardware interface and the
+//! mailbox protocol.
+
+use kernel::{
+    device::Core,
+    io::Io,
+    irq::{self, IrqReturn, ThreadedHandler},
+    pci,
+    prelude::*,
+    sync::Arc,
+};
+
+#[path = "common/layout.rs"]
+mod layout;
+#[path = "common/protocol.rs"]
+mod protocol;
+#[path = "common/regs.rs"]
+mod regs;
+
+#[path = "vf/mailbox.rs"]
+mod mailbox;
+
+use mailbox::{Bar0, Vf};
+
+/// Threaded handler of the VF's mailbox vector.
+///
+/// It reads `INT_STATUS` and `MB_STATUS` and handles whatever is pending, so
+/// a coalesced interrupt is recovered by the next one (and a waiter polls
+/// the mailbox too).
+#[pin_data]
+struct VfIrq<'bound> {
+    vf: Arc<Vf<'bound>>,
+}
+
+impl ThreadedHandler for VfIrq<'_> {
+    fn handle_threaded(&self) -> IrqReturn {
+        if self.vf.service() {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
+    }
+}
+
+/// The driver's data of one bound VF.
+///
+/// Field order is drop order: the IRQ registration goes first, so its handler
+/// cannot run once `vf` starts to drop.
+#[pin_data]
+struct MluVf<'bound> {
+    #[pin]
+    mbox_irq: irq::ThreadedRegistration<'bound, VfIrq<'bound>>,
+    vf: Arc<Vf<'bound>>,
+}
+
+struct MluVfDriver;
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <MluVfDriver as pci::Driver>::IdInfo,
+    [(pci::DeviceId::from_id(pci::Vendor::CAMBRICON, 0x0271), ())]
+);
+
+/// Maps BAR 0 and checks that it is the VF of an MLU270 this driver can
+/// drive; returns the BAR and the 0-based VF index.
+fn map_bar<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<(Bar0<'bound>, u32)> {
+    let bar: Bar0<'bound> = pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"mlu270_vf")?;
+
+    let magic: u32 = bar.read(regs::MAGIC_REG).into();
+    if magic != regs::MAGIC {
+        dev_err!(pdev, "BAR 0 is not an MLU270 (magic {:#x})\n", magic);
+        return Err(ENODEV);
+    }
+    let version = bar.read(regs::VERSION);
+    let major: u32 = version.major().into();
+    if major != regs::INTERFACE_MAJOR {
+        dev_err!(
+            pdev,
+            "unsupported interface version {}.{} (driver speaks {}.x)\n",
+            major,
+            u32::from(version.minor()),
+            regs::INTERFACE_MAJOR
+        );
+        return Err(ENODEV);
+    }
+    let info = bar.read(regs::FUNC_INFO);
+    let func: u32 = info.index().into();
+    if !bool::from(info.is_vf()) || !(1..=layout::MAX_VFS as u32).contains(&func) {
+        dev_err!(
+            pdev,
+            "BAR 0 is not a VF's (FUNC_INFO {:#x})\n",
+            u32::from(info)
+        );
+        return Err(ENODEV);
+    }
+    // Function index 1 + i is VF i.
+    Ok((bar, func - 1))
+}
+
+#[vtable]
+impl pci::Driver for MluVfDriver {
+    type IdInfo = ();
+    type Data<'bound> = MluVf<'bound>;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        pin_init::pin_init_scope(move || {
+            pdev.enable_device_mem()?;
+
+            let (bar, index) = map_bar(pdev)?;
+            let vectors = pdev
+                .alloc_irq_vectors_managed(
+                    regs::VF_VECTORS,
+                    regs::VF_VECTORS,
+                    pci::IrqTypes::default().with(pci::IrqType::MsiX),
+                )
+                .inspect_err(|e| {
+                    dev_err!(
+                        pdev,
+                        "cannot allocate {} MSI-X vectors: {:?}\n",
+                        regs::VF_VECTORS,
+                        e
+                    )
+                })?;
+            let mbox = vectors.index(regs::VEC_MBOX)?;
+            let pdev_normal: &'bound pci::Device = pdev;
+            let vf = Vf::new(pdev_normal, bar, index)?;
+            let irq_vf = vf.clone();
+
+            Ok(try_pin_init!(MluVf {
+                // SAFETY: The registration is a pinned field of the driver's data, which the
+                // PCI core drops (running the registration's destructor) when the device is
+                // unbound; it is never forgotten.
+                mbox_irq <- unsafe {
+                    irq::ThreadedRegistration::new(
+                        mbox,
+                        irq::Flags::TRIGGER_NONE,
+                        c"mlu270_vf-mbox",
+                        try_pin_init!(VfIrq { vf: irq_vf }? Error),
+                    )
+                },
+                vf,
+            }? Error)
+            // The handshake needs the IRQ handler registered; on failure the
+            // data (registration first) is dropped and probe fails.
+            .pin_chain(|this| this.vf.handshake()))
+        })
+    }
+
+    fn unbind<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        this.vf.stop();
+    }
+
+    fn reset_prepare<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        this.vf.quiesce();
+        // No handler may touch the registers while the function resets.
+        this.mbox_irq.synchronize();
+    }
+
+    fn reset_done<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        this.vf.restart();
+    }
+}
+
+kernel::module_pci_driver! {
+    type: MluVfDriver,
+    name: "mlu270_vf",
+    authors: ["MLU270 team"],
+    description: "MLU270-class accelerator SR-IOV VF driver",
+    license: "GPL v2",
+}
