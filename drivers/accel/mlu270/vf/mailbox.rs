@@ -385,8 +385,8 @@ impl<'bound> Vf<'bound> {
         }
     }
 
-    /// HELLO (v1..v2), then GET_RESOURCES; logs the slice. `what` names the
-    /// occasion in the log ("probe", "reset").
+    /// HELLO (v1..v2), then GET_RESOURCES; logs the slice in one line. Used
+    /// at probe and after a reset.
     pub(crate) fn handshake(&self) -> Result {
         {
             let mut inner = self.state.lock();
@@ -573,9 +573,13 @@ impl<'bound> Vf<'bound> {
         self.bar.write_reg(regs::INT_ENABLE::zeroed());
     }
 
-    /// The driver is unbinding: mask the interrupts.
+    /// The driver is unbinding: take a last message (the PF sends SHUTDOWN
+    /// just before it disables the VFs), then mask the interrupts.
     pub(crate) fn stop(&self) {
         let mut inner = self.state.lock();
+        if inner.phase != Phase::Quiesced {
+            self.receive(&mut inner);
+        }
         inner.phase = Phase::GoingAway;
         inner.cancel();
         self.bar.write_reg(regs::INT_ENABLE::zeroed());

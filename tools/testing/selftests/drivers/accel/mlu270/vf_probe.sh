@@ -1,0 +1,128 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The VF driver: with mlu270_pf bound, every default layout's VFs bind
+# mlu270_vf, which logs the slice the PF described over the mailbox; an FLR of
+# one VF re-runs its handshake while the others stay bound; echo 0 removes
+# them cleanly. Without a PF driver (pci-pf-stub on the PF) the VF probe
+# times out and the VF stays unbound. Restores the PF's driver, sriov_numvfs
+# and unloads mlu270_vf if it loaded it.
+DIR=$(dirname "$0")
+. "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
+
+ktap_print_header
+pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
+sys=/sys/bus/pci/devices/$pf
+orig_driver=$(mlu270_driver_of "$pf")
+vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+dmesg_start=$(dmesg | wc -l)
+
+restore() {
+	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
+		echo >"$sys/driver_override"
+		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
+	fi
+	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+}
+trap restore EXIT
+
+ktap_set_plan 14
+
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
+sys=/sys/bus/pci/devices/$pf
+echo 0 >"$sys/sriov_numvfs"
+
+modprobe mlu270_vf
+ktap_test_result "mlu270_vf loads" grep -q '^mlu270_vf ' /proc/modules
+
+# The kernel log since line $1 (1-based) of dmesg.
+log_since() { dmesg | tail -n +"$1"; }
+
+# expect_slices N "SLICE0" "SLICE1" ...: echo N, then every VF is bound to
+# mlu270_vf and logged "VF i: SLICEi, protocol v2"; echo 0 again.
+expect_slices() {
+	local n=$1 i=0 vf from
+	shift
+	from=$(($(dmesg | wc -l) + 1))
+	echo "$n" >"$sys/sriov_numvfs" || return 1
+	for want in "$@"; do
+		vf=$(mlu270_vf_of "$pf" $i)
+		[ "$(mlu270_driver_of "$vf")" = mlu270_vf ] || { echo "# $vf is not bound"; return 1; }
+		log_since "$from" | grep -q "mlu270_vf $vf: VF $i: $want, protocol v2$" ||
+			{ echo "# no 'VF $i: $want' for $vf"; return 1; }
+		i=$((i + 1))
+	done
+	[ "$i" = "$n" ] && echo 0 >"$sys/sriov_numvfs"
+}
+ktap_test_result "1 VF: 1/1 slice, IPU 0xffff" expect_slices 1 \
+	"1/1 slice: IPU 0xffff, VPU 0xf, JPU 0xf, 256 MiB"
+ktap_test_result "2 VFs: 1/2 slices, IPU 0x00ff and 0xff00" expect_slices 2 \
+	"1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
+	"1/2 slice: IPU 0xff00, VPU 0xc, JPU 0xc, 128 MiB"
+ktap_test_result "3 VFs: 1/2 + 1/4 + 1/4 slices" expect_slices 3 \
+	"1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
+	"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
+	"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
+ktap_test_result "4 VFs: 4 x 1/4 slices" expect_slices 4 \
+	"1/4 slice: IPU 0x000f, VPU 0x1, JPU 0x1, 64 MiB" \
+	"1/4 slice: IPU 0x00f0, VPU 0x2, JPU 0x2, 64 MiB" \
+	"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
+	"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
+
+# Four VFs stay enabled for the reset cases.
+echo 4 >"$sys/sriov_numvfs"
+res() { cat "/sys/kernel/debug/mlu270_vf-$(mlu270_vf_of "$pf" "$1")/resources"; }
+res_has() { res "$1" | grep -qx "$2"; }
+debugfs_ok() { res_has 3 "ipu_mask: 0xf000" && res_has 3 "mem_mb: 64" && res_has 3 "state: ready"; }
+ktap_test_result "debugfs shows VF 3's slice" debugfs_ok
+
+vf1=$(mlu270_vf_of "$pf" 1)
+from=$(($(dmesg | wc -l) + 1))
+ktap_test_result "FLR of VF 1 succeeds" mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1
+rehandshake() {
+	log_since "$from" | grep -q "mlu270_vf $vf1: VF 1: 1/4 slice: IPU 0x00f0" &&
+		res_has 1 "handshakes: 2" && res_has 1 "state: ready"
+}
+ktap_test_result "VF 1 re-handshakes after the FLR" rehandshake
+others_untouched() {
+	local i
+	for i in 0 2 3; do
+		[ "$(mlu270_driver_of "$(mlu270_vf_of "$pf" $i)")" = mlu270_vf ] || return 1
+		res_has $i "handshakes: 1" || return 1
+	done
+}
+ktap_test_result "VFs 0, 2 and 3 stay bound, no new handshake" others_untouched
+
+from=$(($(dmesg | wc -l) + 1))
+echo 0 >"$sys/sriov_numvfs"
+ktap_test_result "echo 0 removes the 4 VFs" [ "$(mlu270_count_devices 0x0271)" = 0 ]
+shutdown_seen() { [ "$(log_since "$from" | grep -c 'PF notification (shutdown: VFs are being disabled)')" = 4 ]; }
+ktap_test_result "each VF logged the PF's SHUTDOWN notification" shutdown_seen
+
+# No PF driver: pci-pf-stub enables the VF, nobody answers the mailbox.
+modprobe pci-pf-stub
+echo "$pf" >"$sys/driver/unbind"
+echo pci-pf-stub >"$sys/driver_override"
+echo "$pf" >/sys/bus/pci/drivers/pci-pf-stub/bind
+from=$(($(dmesg | wc -l) + 1))
+echo 1 >"$sys/sriov_numvfs"
+vf0=$(mlu270_vf_of "$pf" 0)
+no_pf() {
+	[ "$(mlu270_driver_of "$pf")" = pci-pf-stub ] && [ -e "/sys/bus/pci/devices/$vf0" ] &&
+		[ -z "$(mlu270_driver_of "$vf0")" ] &&
+		log_since "$from" | grep -q "mlu270_vf $vf0: VF 0: no reply to HELLO from the PF within 2000 ms"
+}
+ktap_test_result "without a PF driver the VF probe times out, VF unbound" no_pf
+echo 0 >"$sys/sriov_numvfs"
+echo "$pf" >"$sys/driver/unbind"
+echo >"$sys/driver_override"
+echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
+ktap_test_result "mlu270_pf binds the PF again" [ "$(mlu270_driver_of "$pf")" = mlu270_pf ]
+
+clean_log() { ! log_since "$dmesg_start" | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount'; }
+ktap_test_result "no warning in the kernel log" clean_log
+
+ktap_finished
