@@ -15,7 +15,6 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
 orig_driver=$(mlu270_driver_of "$pf")
 vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
-dmesg_start=$(dmesg | wc -l)
 
 restore() {
 	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
@@ -28,7 +27,7 @@ restore() {
 }
 trap restore EXIT
 
-ktap_set_plan 14
+ktap_set_plan 15
 
 pf=$(mlu270_pf_bound)
 ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
@@ -38,24 +37,33 @@ echo 0 >"$sys/sriov_numvfs"
 modprobe mlu270_vf
 ktap_test_result "mlu270_vf loads" grep -q '^mlu270_vf ' /proc/modules
 
-# The kernel log since line $1 (1-based) of dmesg.
-log_since() { dmesg | tail -n +"$1"; }
+# mark NAME puts a marker in the kernel log; log_since NAME prints the log
+# after it. (The boot's KUnit output fills the ring buffer, so line numbers
+# of dmesg are no anchor.)
+mark() { echo "vf_probe: mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/vf_probe: mark $1\$/,\$p"; }
+mark start
 
 # expect_slices N "SLICE0" "SLICE1" ...: echo N, then every VF is bound to
 # mlu270_vf and logged "VF i: SLICEi, protocol v2"; echo 0 again.
 expect_slices() {
-	local n=$1 i=0 vf from
+	local n=$1 i=0 vf rc=0
 	shift
-	from=$(($(dmesg | wc -l) + 1))
+	mark "layout$n"
 	echo "$n" >"$sys/sriov_numvfs" || return 1
 	for want in "$@"; do
 		vf=$(mlu270_vf_of "$pf" $i)
-		[ "$(mlu270_driver_of "$vf")" = mlu270_vf ] || { echo "# $vf is not bound"; return 1; }
-		log_since "$from" | grep -q "mlu270_vf $vf: VF $i: $want, protocol v2$" ||
-			{ echo "# no 'VF $i: $want' for $vf"; return 1; }
+		if [ "$(mlu270_driver_of "$vf")" != mlu270_vf ]; then
+			echo "# $vf is not bound"
+			rc=1
+		elif ! log_since "layout$n" | grep -q "mlu270_vf $vf: VF $i: $want, protocol v2$"; then
+			echo "# no 'VF $i: $want' for $vf"
+			rc=1
+		fi
 		i=$((i + 1))
 	done
-	[ "$i" = "$n" ] && echo 0 >"$sys/sriov_numvfs"
+	echo 0 >"$sys/sriov_numvfs"
+	[ "$i" = "$n" ] && return $rc
 }
 ktap_test_result "1 VF: 1/1 slice, IPU 0xffff" expect_slices 1 \
 	"1/1 slice: IPU 0xffff, VPU 0xf, JPU 0xf, 256 MiB"
@@ -80,10 +88,10 @@ debugfs_ok() { res_has 3 "ipu_mask: 0xf000" && res_has 3 "mem_mb: 64" && res_has
 ktap_test_result "debugfs shows VF 3's slice" debugfs_ok
 
 vf1=$(mlu270_vf_of "$pf" 1)
-from=$(($(dmesg | wc -l) + 1))
+mark flr
 ktap_test_result "FLR of VF 1 succeeds" mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1
 rehandshake() {
-	log_since "$from" | grep -q "mlu270_vf $vf1: VF 1: 1/4 slice: IPU 0x00f0" &&
+	log_since flr | grep -q "mlu270_vf $vf1: VF 1: 1/4 slice: IPU 0x00f0" &&
 		res_has 1 "handshakes: 2" && res_has 1 "state: ready"
 }
 ktap_test_result "VF 1 re-handshakes after the FLR" rehandshake
@@ -96,10 +104,10 @@ others_untouched() {
 }
 ktap_test_result "VFs 0, 2 and 3 stay bound, no new handshake" others_untouched
 
-from=$(($(dmesg | wc -l) + 1))
+mark disable
 echo 0 >"$sys/sriov_numvfs"
 ktap_test_result "echo 0 removes the 4 VFs" [ "$(mlu270_count_devices 0x0271)" = 0 ]
-shutdown_seen() { [ "$(log_since "$from" | grep -c 'PF notification (shutdown: VFs are being disabled)')" = 4 ]; }
+shutdown_seen() { [ "$(log_since disable | grep -c 'PF notification (shutdown: VFs are being disabled)')" = 4 ]; }
 ktap_test_result "each VF logged the PF's SHUTDOWN notification" shutdown_seen
 
 # No PF driver: pci-pf-stub enables the VF, nobody answers the mailbox.
@@ -107,13 +115,13 @@ modprobe pci-pf-stub
 echo "$pf" >"$sys/driver/unbind"
 echo pci-pf-stub >"$sys/driver_override"
 echo "$pf" >/sys/bus/pci/drivers/pci-pf-stub/bind
-from=$(($(dmesg | wc -l) + 1))
+mark nopf
 echo 1 >"$sys/sriov_numvfs"
 vf0=$(mlu270_vf_of "$pf" 0)
 no_pf() {
 	[ "$(mlu270_driver_of "$pf")" = pci-pf-stub ] && [ -e "/sys/bus/pci/devices/$vf0" ] &&
 		[ -z "$(mlu270_driver_of "$vf0")" ] &&
-		log_since "$from" | grep -q "mlu270_vf $vf0: VF 0: no reply to HELLO from the PF within 2000 ms"
+		log_since nopf | grep -q "mlu270_vf $vf0: VF 0: no reply to HELLO from the PF within 2000 ms"
 }
 ktap_test_result "without a PF driver the VF probe times out, VF unbound" no_pf
 echo 0 >"$sys/sriov_numvfs"
@@ -122,7 +130,7 @@ echo >"$sys/driver_override"
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
 ktap_test_result "mlu270_pf binds the PF again" [ "$(mlu270_driver_of "$pf")" = mlu270_pf ]
 
-clean_log() { ! log_since "$dmesg_start" | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount'; }
+clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount'; }
 ktap_test_result "no warning in the kernel log" clean_log
 
 ktap_finished
