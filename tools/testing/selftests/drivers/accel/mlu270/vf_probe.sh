@@ -65,20 +65,27 @@ expect_slices() {
 	echo 0 >"$sys/sriov_numvfs"
 	[ "$i" = "$n" ] && return $rc
 }
-ktap_test_result "1 VF: 1/1 slice, IPU 0xffff" expect_slices 1 \
-	"1/1 slice: IPU 0xffff, VPU 0xf, JPU 0xf, 256 MiB"
-ktap_test_result "2 VFs: 1/2 slices, IPU 0x00ff and 0xff00" expect_slices 2 \
-	"1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
-	"1/2 slice: IPU 0xff00, VPU 0xc, JPU 0xc, 128 MiB"
-ktap_test_result "3 VFs: 1/2 + 1/4 + 1/4 slices" expect_slices 3 \
-	"1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
-	"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
-	"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
-ktap_test_result "4 VFs: 4 x 1/4 slices" expect_slices 4 \
-	"1/4 slice: IPU 0x000f, VPU 0x1, JPU 0x1, 64 MiB" \
-	"1/4 slice: IPU 0x00f0, VPU 0x2, JPU 0x2, 64 MiB" \
-	"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
-	"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
+# ktap_test_result word-splits its command: one function per layout.
+layout1() { expect_slices 1 "1/1 slice: IPU 0xffff, VPU 0xf, JPU 0xf, 256 MiB"; }
+layout2() {
+	expect_slices 2 "1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
+		"1/2 slice: IPU 0xff00, VPU 0xc, JPU 0xc, 128 MiB"
+}
+layout3() {
+	expect_slices 3 "1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
+		"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
+		"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
+}
+layout4() {
+	expect_slices 4 "1/4 slice: IPU 0x000f, VPU 0x1, JPU 0x1, 64 MiB" \
+		"1/4 slice: IPU 0x00f0, VPU 0x2, JPU 0x2, 64 MiB" \
+		"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
+		"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
+}
+ktap_test_result "1 VF: 1/1 slice, IPU 0xffff" layout1
+ktap_test_result "2 VFs: 1/2 slices, IPU 0x00ff and 0xff00" layout2
+ktap_test_result "3 VFs: 1/2 + 1/4 + 1/4 slices, IPU 0x00ff 0x0f00 0xf000" layout3
+ktap_test_result "4 VFs: 4 x 1/4 slices, IPU 0x000f 0x00f0 0x0f00 0xf000" layout4
 
 # Four VFs stay enabled for the reset cases.
 echo 4 >"$sys/sriov_numvfs"
