@@ -27,7 +27,7 @@ restore() {
 }
 trap restore EXIT
 
-ktap_set_plan 15
+ktap_set_plan 16
 
 pf=$(mlu270_pf_bound)
 ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
@@ -132,6 +132,48 @@ no_pf() {
 }
 ktap_test_result "without a PF driver the VF probe times out, VF unbound" no_pf
 echo 0 >"$sys/sriov_numvfs"
+
+# An incompatible PF, played by this script through the PF's BAR: it answers
+# every HELLO with EPROTO (an error reply: opcode and seq echoed, status 71).
+PFVF_VF_MSG=0x1000 PFVF_PF_MSG=0x1040 PFVF_DOORBELL=0x1080 PFVF_STATUS=0x1084 PFVF_ACK=0x1088
+fake_pf() {
+	local base=$1 tries=0 w0 w1 i
+	while [ $tries -lt 400 ]; do
+		tries=$((tries + 1))
+		if [ $(($(mlu270_rd "$base" $PFVF_STATUS) & 2)) = 0 ]; then
+			sleep 0.01
+			continue
+		fi
+		w0=$(mlu270_rd "$base" $PFVF_VF_MSG)
+		w1=$(mlu270_rd "$base" $((PFVF_VF_MSG + 4)))
+		mlu270_wr "$base" $PFVF_ACK 1
+		mlu270_wr "$base" $PFVF_PF_MSG $(((w0 & 0xff) | 0x100))
+		mlu270_wr "$base" $((PFVF_PF_MSG + 4)) $(((w1 & 0xffff) | (71 << 16)))
+		for i in 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+			mlu270_wr "$base" $((PFVF_PF_MSG + 4 * i)) 0
+		done
+		mlu270_wr "$base" $PFVF_DOORBELL 1
+	done
+}
+bad_pf() {
+	[ -z "$(mlu270_driver_of "$vf0")" ] &&
+		log_since badpf | grep -q "mlu270_vf $vf0: VF 0: the PF refused HELLO for protocol v1..v2 (errno 71): incompatible PF driver" &&
+		log_since badpf | grep -q "mlu270_vf $vf0: probe with driver mlu270_vf failed with error -71"
+}
+if [ -c /dev/mem ]; then
+	mlu270_enable_mem "$pf"
+	pfbar=$(mlu270_bar0 "$pf")
+	mark badpf
+	fake_pf "$pfbar" &
+	fake=$!
+	echo 1 >"$sys/sriov_numvfs"
+	kill "$fake" 2>/dev/null
+	wait "$fake" 2>/dev/null
+	ktap_test_result "an incompatible PF fails the VF probe with EPROTO" bad_pf
+	echo 0 >"$sys/sriov_numvfs"
+else
+	ktap_test_skip "an incompatible PF fails the VF probe with EPROTO (no /dev/mem)"
+fi
 echo "$pf" >"$sys/driver/unbind"
 echo >"$sys/driver_override"
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
