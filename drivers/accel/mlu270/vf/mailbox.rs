@@ -207,7 +207,12 @@ impl<'bound> Vf<'bound> {
     /// Unmasks the mailbox causes (`MB_RX`, `MB_ACK`); the job causes come
     /// with the job path.
     fn enable_interrupts(&self) {
-        self.bar.write_reg(regs::INT_STATUS::from(u32::MAX));
+        // Forget mailbox causes raised before we listened (RW1C).
+        self.bar.write_reg(
+            regs::INT_STATUS::zeroed()
+                .with_mb_rx(true)
+                .with_mb_ack(true),
+        );
         self.bar.write_reg(
             regs::INT_ENABLE::zeroed()
                 .with_mb_rx(true)
