@@ -135,8 +135,9 @@ echo 0 >"$sys/sriov_numvfs"
 
 # An incompatible PF, played by this script through the PF's BAR: it answers
 # every HELLO with EPROTO (an error reply: opcode and seq echoed, status 71;
-# the payload words are 0 since the VF was enabled). It must answer within
-# the VF's 500 ms per attempt, so it writes as few registers as it can.
+# the payload words are 0 since the VF was enabled). It sends the reply
+# before it acknowledges the request: until then the VF cannot send a retry
+# with a new seq, so even a slow fake answers the request outstanding.
 PFVF_VF_MSG=0x1000 PFVF_PF_MSG=0x1040 PFVF_DOORBELL=0x1080 PFVF_STATUS=0x1084 PFVF_ACK=0x1088
 fake_pf() {
 	local base=$1 tries=0 w0 w1
@@ -148,10 +149,10 @@ fake_pf() {
 		fi
 		w0=$(mlu270_rd "$base" $PFVF_VF_MSG)
 		w1=$(mlu270_rd "$base" $((PFVF_VF_MSG + 4)))
-		mlu270_wr "$base" $PFVF_ACK 1
 		mlu270_wr "$base" $PFVF_PF_MSG $(((w0 & 0xff) | 0x100))
 		mlu270_wr "$base" $((PFVF_PF_MSG + 4)) $(((w1 & 0xffff) | (71 << 16)))
 		mlu270_wr "$base" $PFVF_DOORBELL 1
+		mlu270_wr "$base" $PFVF_ACK 1
 	done
 }
 bad_pf() {
