@@ -97,7 +97,12 @@ impl pci::Driver for MluPfDriver {
                     pci::IrqTypes::default().with(pci::IrqType::MsiX),
                 )
                 .inspect_err(|e| {
-                    dev_err!(pdev, "cannot allocate {} MSI-X vectors: {:?}\n", regs::PF_VECTORS, e)
+                    dev_err!(
+                        pdev,
+                        "cannot allocate {} MSI-X vectors: {:?}\n",
+                        regs::PF_VECTORS,
+                        e
+                    )
                 })?;
             let mbox = vectors.index(regs::VEC_MBOX)?;
             let event = vectors.index(regs::VEC_PF_EVENT)?;

@@ -237,7 +237,7 @@ register! {
 /// Words per VF window in [`PFVF_WORD`].
 pub const PFVF_WINDOW_WORDS: usize = 64;
 /// Word index of `VF_MSG` (16 words) in a VF window.
-pub const PFVF_VF_MSG: usize = 0x00 / 4;
+pub const PFVF_VF_MSG: usize = 0;
 /// Word index of `PF_MSG` (16 words).
 pub const PFVF_PF_MSG: usize = 0x40 / 4;
 /// Word index of `DOORBELL`: write 1 to send `PF_MSG`.

@@ -258,7 +258,11 @@ impl<'bound> Card<'bound> {
             let status = self.bar.read(regs::PART_STATUS);
             let invalid: u32 = status.entry_invalid().into();
             if invalid & !1 & ((1 << (n + 1)) - 1) != 0 {
-                dev_err!(pdev, "the card rejected the partition table ({:#x})\n", invalid);
+                dev_err!(
+                    pdev,
+                    "the card rejected the partition table ({:#x})\n",
+                    invalid
+                );
                 self.clear_partition();
                 return Err(EIO);
             }

@@ -11,6 +11,7 @@
 use kernel::{
     io::{register::Array, Io},
     prelude::*,
+    time::{delay::fsleep, Delta},
 };
 
 use crate::{
@@ -48,6 +49,24 @@ fn send(card: &Card<'_>, vf: usize, msg: &[u32; MSG_WORDS]) -> bool {
     true
 }
 
+/// How long the PF waits for a VF to acknowledge a message that precedes a
+/// reset or the VF's removal (the reset would destroy it otherwise).
+const ACK_WAIT_MS: u32 = 100;
+
+/// Waits (bounded) until every VF in `vfs` has acknowledged the PF's last
+/// message. A VF that never does only delays the PF by [`ACK_WAIT_MS`].
+fn wait_acked(card: &Card<'_>, vfs: core::ops::Range<usize>) {
+    for _ in 0..ACK_WAIT_MS {
+        let busy = vfs
+            .clone()
+            .any(|vf| read_word(card, vf, regs::PFVF_STATUS) & regs::PFVF_STATUS_PF_BUSY != 0);
+        if !busy {
+            return;
+        }
+        fsleep(Delta::from_millis(1));
+    }
+}
+
 /// Serves every VF with a pending message.
 pub(crate) fn serve_requests(card: &Card<'_>) {
     let pending: u32 = card.bar.read(regs::MB_PENDING).into();
@@ -74,16 +93,16 @@ pub(crate) fn serve_requests(card: &Card<'_>) {
         let reply = match vfs.session.receive(&raw, &slice, now) {
             Ok(req) => match req.kind {
                 RequestKind::Hello { selected, .. } => protocol::hello_reply(req.seq, selected),
-                RequestKind::GetResources => {
-                    protocol::resources_reply(req.seq, &slice, vf as u8)
-                }
-                RequestKind::Heartbeat => {
-                    protocol::heartbeat_reply(req.seq, &vfs.session.status(protocol::PfState::Running))
-                }
+                RequestKind::GetResources => protocol::resources_reply(req.seq, &slice, vf as u8),
+                RequestKind::Heartbeat => protocol::heartbeat_reply(
+                    req.seq,
+                    &vfs.session.status(protocol::PfState::Running),
+                ),
                 RequestKind::QueryFault => protocol::fault_reply(req.seq, vfs.last_fault.as_ref()),
                 RequestKind::ResetRequest => {
                     if send(card, vf, &protocol::reset_reply(req.seq)) {
                         dev_info!(card.pdev, "VF {} asked for a reset\n", vf);
+                        wait_acked(card, vf..vf + 1);
                         write_word(card, vf, regs::PFVF_VF_RESET, 1);
                     }
                     continue;
@@ -159,13 +178,18 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
     });
 }
 
-/// Tells every enabled VF that its device is about to disappear.
+/// Tells every enabled VF that its device is about to disappear, and gives
+/// them (bounded) time to read it.
 pub(crate) fn notify_shutdown(card: &Card<'_>) {
-    let mut state = card.state.lock();
-    let seq = state.notify_seq;
-    state.notify_seq = seq.wrapping_add(1);
-    let msg = Notification::Shutdown(ShutdownReason::DisablingVfs).encode(seq);
-    for vf in 0..state.num_vfs {
-        send(card, vf, &msg);
-    }
+    let num_vfs = {
+        let mut state = card.state.lock();
+        let seq = state.notify_seq;
+        state.notify_seq = seq.wrapping_add(1);
+        let msg = Notification::Shutdown(ShutdownReason::DisablingVfs).encode(seq);
+        for vf in 0..state.num_vfs {
+            send(card, vf, &msg);
+        }
+        state.num_vfs
+    };
+    wait_acked(card, 0..num_vfs);
 }

@@ -75,8 +75,8 @@ ktap_test_result "an unknown opcode gets EOPNOTSUPP, same seq" unknown
 reserved() { send "$b0" 0xff000004 10 && [ "$(status)" = 22 ]; }
 ktap_test_result "reserved header bits get EINVAL" reserved
 
-badlen() { send "$b0" 0x00080004 11 1 2 && [ "$(status)" = 22 ]; }
-ktap_test_result "a wrong payload length gets EINVAL" badlen
+badlen() { send "$b0" 0x00080004 11 1 2 && [ "$(status)" = 90 ]; }
+ktap_test_result "a wrong payload length gets EMSGSIZE" badlen
 
 logged_once() { [ "$(dmesg | grep -c "mlu270_pf $pf: VF 0: rejected message")" = 1 ]; }
 ktap_test_result "rejections of one VF are logged once" logged_once
