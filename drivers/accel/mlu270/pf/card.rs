@@ -4,10 +4,13 @@
 //! per-VF state the mailbox service keeps.
 
 use kernel::{
+    debugfs,
     device::Core,
+    fmt,
     io::{register::Array, Io},
     new_mutex, pci,
     prelude::*,
+    str::CString,
     sync::{Arc, Mutex},
     time::{Instant, Monotonic},
 };
@@ -72,6 +75,9 @@ pub(crate) struct PfInner {
 /// VF drivers, which talk to the PF over the mailbox and would deadlock.
 /// The register accesses of the mailbox windows happen under `state`, so
 /// two threads never interleave on one VF's channel.
+///
+/// `state` lives in a debugfs file (`mlu270_pf-<pci address>/vfs`) that
+/// shows it: the file owns it and is dropped with the card.
 #[pin_data]
 pub(crate) struct Card<'bound> {
     pub(crate) pdev: &'bound pci::Device,
@@ -80,7 +86,8 @@ pub(crate) struct Card<'bound> {
     /// Time base of the rate limiters.
     epoch: Instant<Monotonic>,
     #[pin]
-    pub(crate) state: Mutex<PfInner>,
+    pub(crate) state: debugfs::File<Mutex<PfInner>>,
+    _debugfs: debugfs::Dir,
 }
 
 impl<'bound> Card<'bound> {
@@ -125,18 +132,25 @@ impl<'bound> Card<'bound> {
 
         let epoch = Instant::<Monotonic>::now();
         let pdev_normal: &'bound pci::Device = pdev;
+        let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
+        let dir = debugfs::Dir::new(&dir_name);
         Arc::pin_init(
             try_pin_init!(Self {
                 pdev: pdev_normal,
                 bar,
                 caps,
                 epoch,
-                state <- new_mutex!(PfInner {
-                    chosen: None,
-                    num_vfs: 0,
-                    vfs: [VfState::new(0); MAX_VFS],
-                    notify_seq: 0,
-                }),
+                state <- dir.read_callback_file(
+                    c"vfs",
+                    new_mutex!(PfInner {
+                        chosen: None,
+                        num_vfs: 0,
+                        vfs: [VfState::new(0); MAX_VFS],
+                        notify_seq: 0,
+                    }),
+                    &show_state,
+                ),
+                _debugfs: dir,
             }? Error),
             GFP_KERNEL,
         )
@@ -333,4 +347,47 @@ pub(crate) fn layout_text<'a>(layout: Option<&Layout>, buf: &'a mut [u8; LAYOUT_
     buf.get(..len)
         .and_then(|text| core::str::from_utf8(text).ok())
         .unwrap_or("?")
+}
+
+/// debugfs `vfs`: the layout and every enabled VF's slice and counters, one
+/// line per VF, for operators and the selftests.
+fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let state = state.lock();
+    let mut text = [0u8; LAYOUT_TEXT];
+    writeln!(
+        f,
+        "vfs {} layout {}",
+        state.num_vfs,
+        layout_text(state.chosen.as_ref(), &mut text)
+    )?;
+    writeln!(
+        f,
+        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr"
+    )?;
+    for (vf, v) in state.vfs.iter().enumerate().take(state.num_vfs) {
+        let c = &v.session.counters;
+        let (code, addr) = v
+            .last_fault
+            .map_or((0, 0), |fault| (fault.code, fault.addr));
+        writeln!(
+            f,
+            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x}",
+            vf,
+            v.slice.quarters,
+            v.slice.ipu_mask,
+            v.slice.vpu_mask,
+            v.slice.jpu_mask,
+            v.slice.mem_size_mb,
+            v.session.negotiated.map_or(0, |ver| ver.as_u16()),
+            c.accepted,
+            c.rejected,
+            v.session.limiter.limited(),
+            c.replies_dropped,
+            v.resets,
+            v.faults,
+            code,
+            addr
+        )?;
+    }
+    Ok(())
 }
