@@ -12,7 +12,7 @@
 //! protocol and the sysfs ABI.
 
 use kernel::{
-    device::Core,
+    device::{attribute::SysfsBuffer, Bound, Core},
     irq::{self, IrqReturn, ThreadedHandler},
     pci,
     prelude::*,
@@ -74,12 +74,32 @@ kernel::pci_device_table!(
     [(pci::DeviceId::from_id(pci::Vendor::CAMBRICON, 0x0270), ())]
 );
 
+impl MluPfDriver {
+    /// sysfs `layout` (see Documentation/ABI/testing/sysfs-driver-mlu270).
+    fn show_layout(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        this.card.show_layout(buf)
+    }
+
+    fn store_layout(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
+        this.card.store_layout(pdev, input)
+    }
+}
+
+kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
+    read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
+]);
+
 #[vtable]
 impl pci::Driver for MluPfDriver {
     type IdInfo = ();
     type Data<'bound> = MluPf<'bound>;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+    const ATTRIBUTE_GROUPS: Option<&'static pci::AttributeGroups<Self>> = Some(&PF_ATTRIBUTES);
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,

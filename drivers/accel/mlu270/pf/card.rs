@@ -3,9 +3,11 @@
 //! The PF's view of the card: its registers, its partition table and the
 //! per-VF state the mailbox service keeps.
 
+use core::fmt::Write;
+
 use kernel::{
     debugfs,
-    device::Core,
+    device::{attribute::SysfsBuffer, Bound, Core},
     fmt,
     io::{register::Array, Io},
     new_mutex, pci,
@@ -296,6 +298,47 @@ impl<'bound> Card<'bound> {
             return Err(e);
         }
         Ok(num_vfs)
+    }
+
+    /// sysfs `layout`: the operator's choice, or "default".
+    pub(crate) fn show_layout(&self, buf: &mut SysfsBuffer<'_>) -> Result {
+        let state = self.state.lock();
+        let mut text = [0u8; LAYOUT_TEXT];
+        writeln!(buf, "{}", layout_text(state.chosen.as_ref(), &mut text))?;
+        Ok(())
+    }
+
+    /// sysfs `layout` write: a new choice, only while no VF exists. On any
+    /// error nothing changes.
+    pub(crate) fn store_layout(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
+        let mut state = self.state.lock();
+        match layout::store_layout(input, state.num_vfs) {
+            Ok(chosen) => {
+                state.chosen = chosen;
+                let mut text = [0u8; LAYOUT_TEXT];
+                dev_info!(
+                    pdev,
+                    "layout set to {}\n",
+                    layout_text(state.chosen.as_ref(), &mut text)
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, layout::LayoutError::Busy) {
+                    dev_err!(
+                        pdev,
+                        "layout: {} VFs are enabled: write 0 to sriov_numvfs first\n",
+                        state.num_vfs
+                    );
+                } else {
+                    dev_err!(
+                        pdev,
+                        "layout: invalid layout (want 1 to 4 of 1/4, 1/2, 1/1 totalling at most 1/1, or \"default\")\n"
+                    );
+                }
+                Err(Error::from_errno(-e.errno()))
+            }
+        }
     }
 
     /// `sriov_numvfs` = 0: tell the VFs, remove them, empty their entries.

@@ -197,7 +197,9 @@ echo "$MARK" >/dev/kmsg 2>/dev/null
 
 ktap_set_plan $NTESTS
 
-# Another driver (e.g. the real PF driver) may own the card: hand it over.
+# Another driver (e.g. the real PF driver) may own the card: hand it over,
+# and give it back at the end.
+old=
 if [ -e "$PFDIR/driver" ]; then
 	old=$(basename "$(readlink "$PFDIR/driver")")
 	if [ "$old" != $MOD ]; then
@@ -297,6 +299,8 @@ wait_vfs 4
 ktap_test_result "remove the PF device with 4 VFs enabled" remove_pf
 ktap_test_result "rescan brings the PF back, bound, without VFs" rescan_pf
 rmmod $MOD 2>/dev/null
+# Give the card back to the driver that had it.
+[ -n "${old:-}" ] && [ "$old" != $MOD ] && echo "$PF" >"/sys/bus/pci/drivers/$old/bind" 2>/dev/null
 
 # 30
 if no_splat; then
