@@ -28,6 +28,8 @@ mod regs;
 
 #[path = "pf/card.rs"]
 mod card;
+#[path = "pf/kunit.rs"]
+mod kunit;
 #[path = "pf/mailbox.rs"]
 mod mailbox;
 
