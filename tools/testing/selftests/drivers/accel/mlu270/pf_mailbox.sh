@@ -20,7 +20,7 @@ trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null' EXIT
 echo 0 >"$sys/sriov_numvfs"
 echo 4 >"$sys/sriov_numvfs"
 
-ktap_set_plan 12
+ktap_set_plan 14
 
 # send BASE W0 W1 [PAYLOAD...]: write a 16-word message and ring; then wait
 # (bounded) for the PF's reply and leave its words in REPLY0..REPLY3.
@@ -95,5 +95,17 @@ counters() { [ "$(vf_field 0 7)" = 2 ] && [ "$(vf_field 0 9)" -ge 3 ] && [ "$(vf
 ktap_test_result "debugfs shows versions and VF 0's rejected messages" counters
 slices() { [ "$(vf_field 2 3)" = 0x0f00 ] && [ "$(vf_field 3 2)" = 1 ]; }
 ktap_test_result "debugfs shows the 4-way slices" slices
+
+# An FLR of VF 0 (as vfio-pci or a guest would do) starts its session over;
+# VF 1 keeps its own.
+flr_resets_session() {
+	echo 1 >"/sys/bus/pci/devices/$vf0/reset" || return 1
+	sleep 0.2
+	[ "$(vf_field 0 7)" = 0 ] && [ "$(vf_field 0 12)" = 1 ] && [ "$(vf_field 1 7)" = 1 ]
+}
+ktap_test_result "an FLR of VF 0 resets its session only" flr_resets_session
+mlu270_enable_mem "$vf0"
+after_flr() { send "$b0" 0x00000002 13 && [ "$(status)" = 71 ] && hello_v2; }
+ktap_test_result "after the FLR VF 0 must say HELLO again" after_flr
 
 ktap_finished
