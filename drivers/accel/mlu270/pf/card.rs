@@ -40,6 +40,8 @@ pub(crate) struct VfState {
     pub(crate) last_fault: Option<FaultInfo>,
     /// Faults of this VF since it was enabled.
     pub(crate) faults: u32,
+    /// Faults since the VF's last reset: the fault policy's trigger.
+    pub(crate) faults_since_reset: u32,
 }
 
 impl VfState {
@@ -50,6 +52,7 @@ impl VfState {
             resets: 0,
             last_fault: None,
             faults: 0,
+            faults_since_reset: 0,
         }
     }
 }

@@ -17,7 +17,10 @@ use kernel::{
 use crate::{
     card::Card,
     layout::MAX_VFS,
-    protocol::{self, FaultInfo, Notification, ProtoError, RequestKind, ShutdownReason, MSG_WORDS},
+    protocol::{
+        self, FaultInfo, Notification, ProtoError, RequestKind, ResetReason, ShutdownReason,
+        MSG_WORDS,
+    },
     regs,
 };
 
@@ -150,11 +153,19 @@ pub(crate) fn vf_reset_seen(card: &Card<'_>, events: u32) {
         let vfs = &mut state.vfs[vf];
         vfs.session.reset(now);
         vfs.last_fault = None;
+        vfs.faults_since_reset = 0;
         vfs.resets = vfs.resets.saturating_add(1);
     }
 }
 
-/// A function faulted: remember it for QUERY_FAULT and the counters.
+/// Faults a VF may cause before the PF resets it. The device already
+/// contains every fault (the job fails, nothing outside the VF's slice is
+/// touched); the reset stops a VF that keeps faulting from wasting its slice
+/// and the PF's time, and zeroes its memory.
+pub(crate) const FAULTS_BEFORE_RESET: u32 = 8;
+
+/// A function faulted: remember it for QUERY_FAULT and the counters, and
+/// reset a VF that keeps faulting.
 pub(crate) fn fault_seen(card: &Card<'_>) {
     let funcs: u32 = card.bar.read(regs::FAULT_STATUS).into();
     card.bar.write_reg(regs::FAULT_STATUS::from(funcs));
@@ -166,16 +177,49 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
 
     let mut state = card.state.lock();
     // Function 0 is the PF itself; 1 + i is VF i.
-    let Some(vf) = (func as usize).checked_sub(1).filter(|vf| *vf < MAX_VFS) else {
+    let Some(vf) = (func as usize)
+        .checked_sub(1)
+        .filter(|vf| *vf < state.num_vfs)
+    else {
         return;
     };
+    let seq = state.notify_seq;
     let vfs = &mut state.vfs[vf];
     vfs.faults = vfs.faults.saturating_add(1);
+    vfs.faults_since_reset = vfs.faults_since_reset.saturating_add(1);
     vfs.last_fault = Some(FaultInfo {
         code,
         addr,
-        count: vfs.faults,
+        count: vfs.faults_since_reset,
     });
+    if vfs.faults_since_reset == 1 {
+        dev_warn!(
+            card.pdev,
+            "VF {} faulted (status {}, address {:#x}); it is reset after {} faults\n",
+            vf,
+            code,
+            addr,
+            FAULTS_BEFORE_RESET
+        );
+    }
+    if vfs.faults_since_reset < FAULTS_BEFORE_RESET {
+        return;
+    }
+    vfs.faults_since_reset = 0;
+    state.notify_seq = seq.wrapping_add(1);
+    dev_warn!(
+        card.pdev,
+        "VF {}: {} faults since its last reset: resetting it\n",
+        vf,
+        FAULTS_BEFORE_RESET
+    );
+    send(
+        card,
+        vf,
+        &Notification::Reset(ResetReason::Fault).encode(seq),
+    );
+    wait_acked(card, vf..vf + 1);
+    write_word(card, vf, regs::PFVF_VF_RESET, 1);
 }
 
 /// Tells every enabled VF that its device is about to disappear, and gives
