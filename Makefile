@@ -64,7 +64,7 @@ clippy: kernel
 	@CLIPPY=1 $(SCRIPTS)/build-modules.sh test
 
 rustfmt:
-	@find drivers rust -name '*.rs' 2>/dev/null | xargs -r rustfmt --check --edition 2021
+	@find drivers -name '*.rs' -print0 | xargs -0 -r rustfmt --check --edition 2021 --config newline_style=Unix
 
 clean:
 	rm -rf .build

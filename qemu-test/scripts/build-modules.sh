@@ -15,7 +15,22 @@ if [ ! -f "$TOP/drivers/Kbuild" ] && [ ! -f "$TOP/drivers/Makefile" ]; then
 	log "no drivers yet"
 	exit 0
 fi
-# MO= keeps the objects out of the repository (Linux >= 6.13).
-make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" -C "$kbuild" M="$TOP/drivers" MO="$out/obj" ${CLIPPY:+CLIPPY=1} modules
-find "$out/obj" -name '*.ko' -exec cp -u {} "$out/" \;
+# MO= keeps the objects out of the repository (Linux >= 6.13). A clippy
+# build goes to its own directory so that it does not invalidate the
+# normal one. Any compiler or clippy warning fails the build: the drivers
+# are kept warning-free.
+obj=$out/obj${CLIPPY:+-clippy}
+buildlog=$(mktemp)
+trap 'rm -f "$buildlog"' EXIT
+if ! make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" -C "$kbuild" M="$TOP/drivers" MO="$obj" \
+	${CLIPPY:+CLIPPY=1} modules >"$buildlog" 2>&1; then
+	cat "$buildlog"
+	die "building the drivers failed"
+fi
+cat "$buildlog"
+if grep -q '^warning' "$buildlog"; then
+	die "the drivers build with warnings${CLIPPY:+ (clippy)}"
+fi
+[ -n "${CLIPPY:-}" ] && { log "clippy: no warnings"; exit 0; }
+find "$obj" -name '*.ko' -exec cp -u {} "$out/" \;
 log "modules ($cfg): $(cd "$out" && ls *.ko 2>/dev/null | tr '\n' ' ')"

@@ -41,6 +41,16 @@ if selected host/runner; then
 	[ $rc = 0 ] || { tail -20 "$results/runner.log"; stage_failed "$results/host_runner.json" "host/runner failed"; }
 fi
 
+# Kernel Rust hygiene of the drivers: rustfmt and clippy, no warnings.
+if [ -d "$TOP/drivers/accel" ] && selected host/lint; then
+	log "host/lint"
+	p=0 f=0
+	if (cd "$TOP" && make -s rustfmt); then echo "ok 1 rustfmt"; p=$((p + 1)); else echo "not ok 1 rustfmt"; f=$((f + 1)); fi
+	if CLIPPY=1 "$TOP/qemu-test/scripts/build-modules.sh" test; then echo "ok 2 clippy"; p=$((p + 1)); else echo "not ok 2 clippy"; f=$((f + 1)); fi
+	echo "{\"passed\": $p, \"failed\": $f, \"skipped\": 0, \"problems\": []}" >"$results/host_lint.json"
+	[ $f = 0 ] || status=1
+fi
+
 # Host-side Rust unit tests: every cargo workspace under tools/.
 for manifest in $(find "$TOP/tools" -name Cargo.toml -not -path '*/target/*' 2>/dev/null | sort); do
 	name=host/cargo/$(basename "$(dirname "$manifest")")

@@ -14,7 +14,7 @@ BOOKWORM_PKGS=(
 	"clang$LLVM_SUFFIX" "lld$LLVM_SUFFIX" "llvm$LLVM_SUFFIX" "libclang$LLVM_SUFFIX-dev"
 	busybox-static
 	ninja-build pkgconf libglib2.0-dev zlib1g-dev libpixman-1-dev
-	device-tree-compiler python3-venv
+	device-tree-compiler python3-venv pciutils
 	seabios ipxe-qemu
 )
 # Packages bookworm has too old: from bookworm-backports, by the project's

@@ -12,7 +12,7 @@
 //! protocol and the sysfs ABI.
 
 use kernel::{
-    device::Core,
+    device::{attribute::SysfsBuffer, Bound, Core},
     irq::{self, IrqReturn, ThreadedHandler},
     pci,
     prelude::*,
@@ -28,6 +28,8 @@ mod regs;
 
 #[path = "pf/card.rs"]
 mod card;
+#[path = "pf/kunit.rs"]
+mod kunit;
 #[path = "pf/mailbox.rs"]
 mod mailbox;
 
@@ -74,12 +76,32 @@ kernel::pci_device_table!(
     [(pci::DeviceId::from_id(pci::Vendor::CAMBRICON, 0x0270), ())]
 );
 
+impl MluPfDriver {
+    /// sysfs `layout` (see Documentation/ABI/testing/sysfs-driver-mlu270).
+    fn show_layout(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        this.card.show_layout(buf)
+    }
+
+    fn store_layout(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
+        this.card.store_layout(pdev, input)
+    }
+}
+
+kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
+    read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
+]);
+
 #[vtable]
 impl pci::Driver for MluPfDriver {
     type IdInfo = ();
     type Data<'bound> = MluPf<'bound>;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+    const ATTRIBUTE_GROUPS: Option<&'static pci::AttributeGroups<Self>> = Some(&PF_ATTRIBUTES);
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,
@@ -97,7 +119,12 @@ impl pci::Driver for MluPfDriver {
                     pci::IrqTypes::default().with(pci::IrqType::MsiX),
                 )
                 .inspect_err(|e| {
-                    dev_err!(pdev, "cannot allocate {} MSI-X vectors: {:?}\n", regs::PF_VECTORS, e)
+                    dev_err!(
+                        pdev,
+                        "cannot allocate {} MSI-X vectors: {:?}\n",
+                        regs::PF_VECTORS,
+                        e
+                    )
                 })?;
             let mbox = vectors.index(regs::VEC_MBOX)?;
             let event = vectors.index(regs::VEC_PF_EVENT)?;
@@ -105,9 +132,9 @@ impl pci::Driver for MluPfDriver {
             let event_card = card.clone();
 
             Ok(try_pin_init!(MluPf {
-                // SAFETY: The registration is a pinned field of the driver's data, which the
-                // PCI core drops (running the registration's destructor) when the device is
-                // unbound; it is never forgotten.
+                // The registration is a pinned field of the driver's data, which the PCI
+                // core drops (running the registration's destructor) on unbind.
+                // SAFETY: Hence the registration is never forgotten.
                 mbox_irq <- unsafe {
                     irq::ThreadedRegistration::new(
                         mbox,

@@ -1,8 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
-# `make run` inside the guest: show the emulated card and split it into VFs.
-# Until the MLU270 drivers exist this uses the kernel's pci-pf-stub.
+# `make run` inside the guest: bind the emulated MLU270 to its PF driver,
+# split it four ways, then re-partition it 1/2 + 1/4 + 1/4 without unloading
+# anything, showing the PF's view each time. Exits non-zero on any failure.
 set -e
+
+step() { printf '\n== %s\n' "$*"; }
+count_vfs() { grep -lx 0x0271 /sys/bus/pci/devices/*/device 2>/dev/null | wc -l; }
 
 pf=
 for d in /sys/bus/pci/devices/*; do
@@ -10,17 +14,29 @@ for d in /sys/bus/pci/devices/*; do
 		pf=$(basename "$d")
 	fi
 done
-echo "== PCI devices in the guest"
-lspci -nn 2>/dev/null || lspci
 [ -n "$pf" ] || { echo "no MLU270 PF (cabc:0270) found"; exit 1; }
-echo
-echo "== MLU270 PF at $pf: sriov_totalvfs=$(cat /sys/bus/pci/devices/$pf/sriov_totalvfs)"
-modprobe pci-pf-stub
-echo "cabc 0270" >/sys/bus/pci/drivers/pci-pf-stub/new_id
-echo 4 >/sys/bus/pci/devices/$pf/sriov_numvfs
-echo "== after echo 4 > sriov_numvfs"
-lspci -nn 2>/dev/null | grep -i cabc || lspci | grep -i cabc
-n=$(cat /sys/bus/pci/devices/$pf/sriov_numvfs)
-echo 0 >/sys/bus/pci/devices/$pf/sriov_numvfs
-[ "$n" = 4 ] || { echo "expected 4 VFs, got $n"; exit 1; }
-echo "== VFs removed again; the card works"
+sys=/sys/bus/pci/devices/$pf
+
+step "PCI devices"
+lspci -nn
+
+step "loading mlu270_pf"
+modprobe mlu270_pf
+dmesg | grep "mlu270_pf $pf" | sed 's/^\[[^]]*\] //'
+[ "$(basename "$(readlink "$sys/driver")")" = mlu270_pf ]
+
+step "echo 4 > sriov_numvfs"
+echo 4 >"$sys/sriov_numvfs"
+[ "$(count_vfs)" = 4 ]
+lspci -nn 2>/dev/null | grep -i cabc || true
+cat "/sys/kernel/debug/mlu270_pf-$pf/vfs"
+
+step "re-partition: echo 0, then echo 3 (1/2 + 1/4 + 1/4)"
+echo 0 >"$sys/sriov_numvfs"
+echo 3 >"$sys/sriov_numvfs"
+[ "$(count_vfs)" = 3 ]
+cat "/sys/kernel/debug/mlu270_pf-$pf/vfs"
+
+echo 0 >"$sys/sriov_numvfs"
+[ "$(count_vfs)" = 0 ]
+step "done: the card was partitioned 4 ways and 3 ways without unloading anything"

@@ -3,11 +3,16 @@
 //! The PF's view of the card: its registers, its partition table and the
 //! per-VF state the mailbox service keeps.
 
+use core::fmt::Write;
+
 use kernel::{
-    device::Core,
+    debugfs,
+    device::{attribute::SysfsBuffer, Bound, Core},
+    fmt,
     io::{register::Array, Io},
     new_mutex, pci,
     prelude::*,
+    str::CString,
     sync::{Arc, Mutex},
     time::{Instant, Monotonic},
 };
@@ -35,6 +40,8 @@ pub(crate) struct VfState {
     pub(crate) last_fault: Option<FaultInfo>,
     /// Faults of this VF since it was enabled.
     pub(crate) faults: u32,
+    /// Faults since the VF's last reset: the fault policy's trigger.
+    pub(crate) faults_since_reset: u32,
 }
 
 impl VfState {
@@ -45,6 +52,7 @@ impl VfState {
             resets: 0,
             last_fault: None,
             faults: 0,
+            faults_since_reset: 0,
         }
     }
 }
@@ -72,6 +80,9 @@ pub(crate) struct PfInner {
 /// VF drivers, which talk to the PF over the mailbox and would deadlock.
 /// The register accesses of the mailbox windows happen under `state`, so
 /// two threads never interleave on one VF's channel.
+///
+/// `state` lives in a debugfs file (`mlu270_pf-<pci address>/vfs`) that
+/// shows it: the file owns it and is dropped with the card.
 #[pin_data]
 pub(crate) struct Card<'bound> {
     pub(crate) pdev: &'bound pci::Device,
@@ -80,7 +91,8 @@ pub(crate) struct Card<'bound> {
     /// Time base of the rate limiters.
     epoch: Instant<Monotonic>,
     #[pin]
-    pub(crate) state: Mutex<PfInner>,
+    pub(crate) state: debugfs::File<Mutex<PfInner>>,
+    _debugfs: debugfs::Dir,
 }
 
 impl<'bound> Card<'bound> {
@@ -125,18 +137,25 @@ impl<'bound> Card<'bound> {
 
         let epoch = Instant::<Monotonic>::now();
         let pdev_normal: &'bound pci::Device = pdev;
+        let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
+        let dir = debugfs::Dir::new(&dir_name);
         Arc::pin_init(
             try_pin_init!(Self {
                 pdev: pdev_normal,
                 bar,
                 caps,
                 epoch,
-                state <- new_mutex!(PfInner {
-                    chosen: None,
-                    num_vfs: 0,
-                    vfs: [VfState::new(0); MAX_VFS],
-                    notify_seq: 0,
-                }),
+                state <- dir.read_callback_file(
+                    c"vfs",
+                    new_mutex!(PfInner {
+                        chosen: None,
+                        num_vfs: 0,
+                        vfs: [VfState::new(0); MAX_VFS],
+                        notify_seq: 0,
+                    }),
+                    &show_state,
+                ),
+                _debugfs: dir,
             }? Error),
             GFP_KERNEL,
         )
@@ -258,7 +277,11 @@ impl<'bound> Card<'bound> {
             let status = self.bar.read(regs::PART_STATUS);
             let invalid: u32 = status.entry_invalid().into();
             if invalid & !1 & ((1 << (n + 1)) - 1) != 0 {
-                dev_err!(pdev, "the card rejected the partition table ({:#x})\n", invalid);
+                dev_err!(
+                    pdev,
+                    "the card rejected the partition table ({:#x})\n",
+                    invalid
+                );
                 self.clear_partition();
                 return Err(EIO);
             }
@@ -278,6 +301,47 @@ impl<'bound> Card<'bound> {
             return Err(e);
         }
         Ok(num_vfs)
+    }
+
+    /// sysfs `layout`: the operator's choice, or "default".
+    pub(crate) fn show_layout(&self, buf: &mut SysfsBuffer<'_>) -> Result {
+        let state = self.state.lock();
+        let mut text = [0u8; LAYOUT_TEXT];
+        writeln!(buf, "{}", layout_text(state.chosen.as_ref(), &mut text))?;
+        Ok(())
+    }
+
+    /// sysfs `layout` write: a new choice, only while no VF exists. On any
+    /// error nothing changes.
+    pub(crate) fn store_layout(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
+        let mut state = self.state.lock();
+        match layout::store_layout(input, state.num_vfs) {
+            Ok(chosen) => {
+                state.chosen = chosen;
+                let mut text = [0u8; LAYOUT_TEXT];
+                dev_info!(
+                    pdev,
+                    "layout set to {}\n",
+                    layout_text(state.chosen.as_ref(), &mut text)
+                );
+                Ok(())
+            }
+            Err(e) => {
+                if matches!(e, layout::LayoutError::Busy) {
+                    dev_err!(
+                        pdev,
+                        "layout: {} VFs are enabled: write 0 to sriov_numvfs first\n",
+                        state.num_vfs
+                    );
+                } else {
+                    dev_err!(
+                        pdev,
+                        "layout: invalid layout (want 1 to 4 of 1/4, 1/2, 1/1 totalling at most 1/1, or \"default\")\n"
+                    );
+                }
+                Err(Error::from_errno(-e.errno()))
+            }
+        }
     }
 
     /// `sriov_numvfs` = 0: tell the VFs, remove them, empty their entries.
@@ -329,4 +393,47 @@ pub(crate) fn layout_text<'a>(layout: Option<&Layout>, buf: &'a mut [u8; LAYOUT_
     buf.get(..len)
         .and_then(|text| core::str::from_utf8(text).ok())
         .unwrap_or("?")
+}
+
+/// debugfs `vfs`: the layout and every enabled VF's slice and counters, one
+/// line per VF, for operators and the selftests.
+fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let state = state.lock();
+    let mut text = [0u8; LAYOUT_TEXT];
+    writeln!(
+        f,
+        "vfs {} layout {}",
+        state.num_vfs,
+        layout_text(state.chosen.as_ref(), &mut text)
+    )?;
+    writeln!(
+        f,
+        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr"
+    )?;
+    for (vf, v) in state.vfs.iter().enumerate().take(state.num_vfs) {
+        let c = &v.session.counters;
+        let (code, addr) = v
+            .last_fault
+            .map_or((0, 0), |fault| (fault.code, fault.addr));
+        writeln!(
+            f,
+            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x}",
+            vf,
+            v.slice.quarters,
+            v.slice.ipu_mask,
+            v.slice.vpu_mask,
+            v.slice.jpu_mask,
+            v.slice.mem_size_mb,
+            v.session.negotiated.map_or(0, |ver| ver.as_u16()),
+            c.accepted,
+            c.rejected,
+            v.session.limiter.limited(),
+            c.replies_dropped,
+            v.resets,
+            v.faults,
+            code,
+            addr
+        )?;
+    }
+    Ok(())
 }

@@ -11,12 +11,16 @@
 use kernel::{
     io::{register::Array, Io},
     prelude::*,
+    time::{delay::fsleep, Delta},
 };
 
 use crate::{
     card::Card,
     layout::MAX_VFS,
-    protocol::{self, FaultInfo, Notification, ProtoError, RequestKind, ShutdownReason, MSG_WORDS},
+    protocol::{
+        self, FaultInfo, Notification, ProtoError, RequestKind, ResetReason, ShutdownReason,
+        MSG_WORDS,
+    },
     regs,
 };
 
@@ -48,6 +52,24 @@ fn send(card: &Card<'_>, vf: usize, msg: &[u32; MSG_WORDS]) -> bool {
     true
 }
 
+/// How long the PF waits for a VF to acknowledge a message that precedes a
+/// reset or the VF's removal (the reset would destroy it otherwise).
+const ACK_WAIT_MS: u32 = 100;
+
+/// Waits (bounded) until every VF in `vfs` has acknowledged the PF's last
+/// message. A VF that never does only delays the PF by [`ACK_WAIT_MS`].
+fn wait_acked(card: &Card<'_>, vfs: core::ops::Range<usize>) {
+    for _ in 0..ACK_WAIT_MS {
+        let busy = vfs
+            .clone()
+            .any(|vf| read_word(card, vf, regs::PFVF_STATUS) & regs::PFVF_STATUS_PF_BUSY != 0);
+        if !busy {
+            return;
+        }
+        fsleep(Delta::from_millis(1));
+    }
+}
+
 /// Serves every VF with a pending message.
 pub(crate) fn serve_requests(card: &Card<'_>) {
     let pending: u32 = card.bar.read(regs::MB_PENDING).into();
@@ -74,16 +96,16 @@ pub(crate) fn serve_requests(card: &Card<'_>) {
         let reply = match vfs.session.receive(&raw, &slice, now) {
             Ok(req) => match req.kind {
                 RequestKind::Hello { selected, .. } => protocol::hello_reply(req.seq, selected),
-                RequestKind::GetResources => {
-                    protocol::resources_reply(req.seq, &slice, vf as u8)
-                }
-                RequestKind::Heartbeat => {
-                    protocol::heartbeat_reply(req.seq, &vfs.session.status(protocol::PfState::Running))
-                }
+                RequestKind::GetResources => protocol::resources_reply(req.seq, &slice, vf as u8),
+                RequestKind::Heartbeat => protocol::heartbeat_reply(
+                    req.seq,
+                    &vfs.session.status(protocol::PfState::Running),
+                ),
                 RequestKind::QueryFault => protocol::fault_reply(req.seq, vfs.last_fault.as_ref()),
                 RequestKind::ResetRequest => {
                     if send(card, vf, &protocol::reset_reply(req.seq)) {
                         dev_info!(card.pdev, "VF {} asked for a reset\n", vf);
+                        wait_acked(card, vf..vf + 1);
                         write_word(card, vf, regs::PFVF_VF_RESET, 1);
                     }
                     continue;
@@ -131,11 +153,19 @@ pub(crate) fn vf_reset_seen(card: &Card<'_>, events: u32) {
         let vfs = &mut state.vfs[vf];
         vfs.session.reset(now);
         vfs.last_fault = None;
+        vfs.faults_since_reset = 0;
         vfs.resets = vfs.resets.saturating_add(1);
     }
 }
 
-/// A function faulted: remember it for QUERY_FAULT and the counters.
+/// Faults a VF may cause before the PF resets it. The device already
+/// contains every fault (the job fails, nothing outside the VF's slice is
+/// touched); the reset stops a VF that keeps faulting from wasting its slice
+/// and the PF's time, and zeroes its memory.
+pub(crate) const FAULTS_BEFORE_RESET: u32 = 8;
+
+/// A function faulted: remember it for QUERY_FAULT and the counters, and
+/// reset a VF that keeps faulting.
 pub(crate) fn fault_seen(card: &Card<'_>) {
     let funcs: u32 = card.bar.read(regs::FAULT_STATUS).into();
     card.bar.write_reg(regs::FAULT_STATUS::from(funcs));
@@ -147,25 +177,63 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
 
     let mut state = card.state.lock();
     // Function 0 is the PF itself; 1 + i is VF i.
-    let Some(vf) = (func as usize).checked_sub(1).filter(|vf| *vf < MAX_VFS) else {
+    let Some(vf) = (func as usize)
+        .checked_sub(1)
+        .filter(|vf| *vf < state.num_vfs)
+    else {
         return;
     };
+    let seq = state.notify_seq;
     let vfs = &mut state.vfs[vf];
     vfs.faults = vfs.faults.saturating_add(1);
+    vfs.faults_since_reset = vfs.faults_since_reset.saturating_add(1);
     vfs.last_fault = Some(FaultInfo {
         code,
         addr,
-        count: vfs.faults,
+        count: vfs.faults_since_reset,
     });
+    if vfs.faults_since_reset == 1 {
+        dev_warn!(
+            card.pdev,
+            "VF {} faulted (status {}, address {:#x}); it is reset after {} faults\n",
+            vf,
+            code,
+            addr,
+            FAULTS_BEFORE_RESET
+        );
+    }
+    if vfs.faults_since_reset < FAULTS_BEFORE_RESET {
+        return;
+    }
+    vfs.faults_since_reset = 0;
+    state.notify_seq = seq.wrapping_add(1);
+    dev_warn!(
+        card.pdev,
+        "VF {}: {} faults since its last reset: resetting it\n",
+        vf,
+        FAULTS_BEFORE_RESET
+    );
+    send(
+        card,
+        vf,
+        &Notification::Reset(ResetReason::Fault).encode(seq),
+    );
+    wait_acked(card, vf..vf + 1);
+    write_word(card, vf, regs::PFVF_VF_RESET, 1);
 }
 
-/// Tells every enabled VF that its device is about to disappear.
+/// Tells every enabled VF that its device is about to disappear, and gives
+/// them (bounded) time to read it.
 pub(crate) fn notify_shutdown(card: &Card<'_>) {
-    let mut state = card.state.lock();
-    let seq = state.notify_seq;
-    state.notify_seq = seq.wrapping_add(1);
-    let msg = Notification::Shutdown(ShutdownReason::DisablingVfs).encode(seq);
-    for vf in 0..state.num_vfs {
-        send(card, vf, &msg);
-    }
+    let num_vfs = {
+        let mut state = card.state.lock();
+        let seq = state.notify_seq;
+        state.notify_seq = seq.wrapping_add(1);
+        let msg = Notification::Shutdown(ShutdownReason::DisablingVfs).encode(seq);
+        for vf in 0..state.num_vfs {
+            send(card, vf, &msg);
+        }
+        state.num_vfs
+    };
+    wait_acked(card, 0..num_vfs);
 }

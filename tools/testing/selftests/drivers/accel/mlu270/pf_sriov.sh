@@ -11,7 +11,7 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
 trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null' EXIT
 
-ktap_set_plan 12
+ktap_set_plan 14
 
 pf=$(mlu270_pf_bound)
 ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
@@ -52,5 +52,13 @@ echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/unbind
 gone=$(mlu270_count_devices 0x0271)
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
 ktap_test_result "unbinding the PF with 4 VFs removes them (left: $gone)" [ "$gone" = 0 ]
+
+# rmmod with VFs enabled: the same, and the module loads again.
+echo 4 >"$sys/sriov_numvfs"
+rmmod mlu270_pf
+gone=$(mlu270_count_devices 0x0271)
+ktap_test_result "rmmod with 4 VFs removes them (left: $gone)" [ "$gone" = 0 ]
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf loads and binds again" [ -n "$pf" ]
 
 ktap_finished
