@@ -8,7 +8,9 @@
 //! not have): it negotiates the protocol version with HELLO, learns its
 //! slice with GET_RESOURCES and follows the PF's notifications. An FLR
 //! (`reset_prepare`/`reset_done`) quiesces the VF and runs the handshake
-//! again. The slice is shown in `debugfs/mlu270_vf-<pci address>/resources`.
+//! again. The slice is shown in sysfs (read-only attributes of the VF, see
+//! `Documentation/ABI/testing/sysfs-driver-mlu270`) and, with the session
+//! counters, in `debugfs/mlu270_vf-<pci address>/resources`.
 //!
 //! The job path (command queue, DMA, completion interrupts, character
 //! device) is not there yet.
@@ -16,8 +18,10 @@
 //! See `Documentation/accel/mlu270/` for the hardware interface and the
 //! mailbox protocol.
 
+use core::fmt::Write;
+
 use kernel::{
-    device::Core,
+    device::{Bound, Core},
     io::Io,
     irq::{self, IrqReturn, ThreadedHandler},
     pci,
@@ -35,7 +39,8 @@ mod regs;
 #[path = "vf/mailbox.rs"]
 mod mailbox;
 
-use mailbox::{Bar0, Vf};
+use mailbox::{Bar0, Phase, Vf};
+use protocol::Resources;
 
 /// Threaded handler of the VF's mailbox vector.
 ///
@@ -112,12 +117,115 @@ fn map_bar<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<(Bar0<'bound>,
     Ok((bar, func - 1))
 }
 
+/// The sysfs attributes: one value per file, from the last successful
+/// handshake (`ENODEV` while there is none, e.g. after a failed reset).
+///
+/// The callbacks run without the device lock, only for a bound device (the
+/// driver core removes the files, waiting for running callbacks, before
+/// `unbind`); they take `Vf::state` briefly, which is never held across a
+/// wait for the device to unbind.
+impl MluVfDriver {
+    fn resources(this: &MluVf<'_>) -> Result<Resources> {
+        this.vf.state.lock().resources.ok_or(ENODEV)
+    }
+
+    fn show_vf_index(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.vf.index)?;
+        Ok(())
+    }
+
+    fn show_slice(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(
+            buf,
+            "{}",
+            mailbox::fraction(Self::resources(&this)?.quarters)
+        )?;
+        Ok(())
+    }
+
+    fn show_ipu_mask(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{:#06x}", Self::resources(&this)?.ipu_mask)?;
+        Ok(())
+    }
+
+    fn show_vpu_mask(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{:#x}", Self::resources(&this)?.vpu_mask)?;
+        Ok(())
+    }
+
+    fn show_jpu_mask(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{:#x}", Self::resources(&this)?.jpu_mask)?;
+        Ok(())
+    }
+
+    fn show_mem_mb(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", Self::resources(&this)?.mem_size_mb)?;
+        Ok(())
+    }
+
+    fn show_protocol_version(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        let version = this.vf.state.lock().version.ok_or(ENODEV)?;
+        writeln!(buf, "{}", version.as_u16())?;
+        Ok(())
+    }
+
+    fn show_state(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        let phase: Phase = this.vf.state.lock().phase;
+        writeln!(buf, "{}", phase.name())?;
+        Ok(())
+    }
+}
+
+kernel::pci_attribute_groups!(VF_ATTRIBUTES: MluVfDriver, [
+    read_only(c"vf_index", MluVfDriver::show_vf_index),
+    read_only(c"slice", MluVfDriver::show_slice),
+    read_only(c"ipu_mask", MluVfDriver::show_ipu_mask),
+    read_only(c"vpu_mask", MluVfDriver::show_vpu_mask),
+    read_only(c"jpu_mask", MluVfDriver::show_jpu_mask),
+    read_only(c"mem_mb", MluVfDriver::show_mem_mb),
+    read_only(c"protocol_version", MluVfDriver::show_protocol_version),
+    read_only(c"state", MluVfDriver::show_state),
+]);
+
 #[vtable]
 impl pci::Driver for MluVfDriver {
     type IdInfo = ();
     type Data<'bound> = MluVf<'bound>;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+    const ATTRIBUTE_GROUPS: Option<&'static pci::AttributeGroups<Self>> = Some(&VF_ATTRIBUTES);
 
     fn probe<'bound>(
         pdev: &'bound pci::Device<Core<'_>>,

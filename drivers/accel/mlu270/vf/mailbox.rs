@@ -66,6 +66,29 @@ pub(crate) enum Phase {
     Failed,
 }
 
+impl Phase {
+    /// The name shown in sysfs and debugfs.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Ready => "ready",
+            Self::Quiesced => "resetting",
+            Self::GoingAway => "going-away",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// The fraction of the card a slice of `quarters` quarters is.
+pub(crate) const fn fraction(quarters: u8) -> &'static str {
+    match quarters {
+        0 => "empty",
+        1 => "1/4",
+        2 => "1/2",
+        _ => "1/1",
+    }
+}
+
 /// Why a request did not get a successful reply.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum RequestError {
@@ -434,17 +457,11 @@ impl<'bound> Vf<'bound> {
         }
         self.check_slice_registers(&res);
 
-        let fraction = match res.quarters {
-            0 => "empty",
-            1 => "1/4",
-            2 => "1/2",
-            _ => "1/1",
-        };
         dev_info!(
             self.pdev,
             "VF {}: {} slice: IPU {:#06x}, VPU {:#x}, JPU {:#x}, {} MiB, protocol v{}\n",
             self.index,
-            fraction,
+            fraction(res.quarters),
             res.ipu_mask,
             res.vpu_mask,
             res.jpu_mask,
@@ -595,14 +612,7 @@ impl<'bound> Vf<'bound> {
 /// line.
 fn show_resources(state: &Mutex<VfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     let inner = state.lock();
-    let phase = match inner.phase {
-        Phase::Starting => "starting",
-        Phase::Ready => "ready",
-        Phase::Quiesced => "resetting",
-        Phase::GoingAway => "going-away",
-        Phase::Failed => "failed",
-    };
-    writeln!(f, "state: {phase}")?;
+    writeln!(f, "state: {}", inner.phase.name())?;
     writeln!(f, "protocol: {}", inner.version.map_or(0, |v| v.as_u16()))?;
     if let Some(r) = inner.resources {
         writeln!(f, "vf_index: {}", r.vf_index)?;

@@ -27,7 +27,7 @@ restore() {
 }
 trap restore EXIT
 
-ktap_set_plan 16
+ktap_set_plan 17
 
 pf=$(mlu270_pf_bound)
 ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
@@ -93,13 +93,23 @@ res() { cat "/sys/kernel/debug/mlu270_vf-$(mlu270_vf_of "$pf" "$1")/resources"; 
 res_has() { res "$1" | grep -qx "$2"; }
 debugfs_ok() { res_has 3 "ipu_mask: 0xf000" && res_has 3 "mem_mb: 64" && res_has 3 "state: ready"; }
 ktap_test_result "debugfs shows VF 3's slice" debugfs_ok
+attr() { cat "/sys/bus/pci/devices/$(mlu270_vf_of "$pf" "$1")/$2"; }
+sysfs_ok() {
+	[ "$(attr 3 vf_index)" = 3 ] && [ "$(attr 3 slice)" = 1/4 ] &&
+		[ "$(attr 3 ipu_mask)" = 0xf000 ] && [ "$(attr 3 vpu_mask)" = 0x8 ] &&
+		[ "$(attr 3 jpu_mask)" = 0x8 ] && [ "$(attr 3 mem_mb)" = 64 ] &&
+		[ "$(attr 3 protocol_version)" = 2 ] && [ "$(attr 3 state)" = ready ] &&
+		[ "$(attr 0 ipu_mask)" = 0x000f ]
+}
+ktap_test_result "sysfs attributes show VF 3's slice" sysfs_ok
 
 vf1=$(mlu270_vf_of "$pf" 1)
 mark flr
 ktap_test_result "FLR of VF 1 succeeds" mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1
 rehandshake() {
 	log_since flr | grep -q "mlu270_vf $vf1: VF 1: 1/4 slice: IPU 0x00f0" &&
-		res_has 1 "handshakes: 2" && res_has 1 "state: ready"
+		res_has 1 "handshakes: 2" && [ "$(attr 1 state)" = ready ] &&
+		[ "$(attr 1 ipu_mask)" = 0x00f0 ]
 }
 ktap_test_result "VF 1 re-handshakes after the FLR" rehandshake
 others_untouched() {
