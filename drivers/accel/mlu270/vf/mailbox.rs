@@ -180,7 +180,8 @@ impl VfInner {
 /// `state` (a [`Mutex`]) serialises every access to the mailbox registers
 /// (`MB_*`) and to `INT_STATUS`/`INT_ENABLE` with the session state. It is
 /// taken by the IRQ thread, by a thread waiting for a reply (probe and the
-/// reset hooks, which run under the device lock) and by debugfs readers. It
+/// reset hooks, which run under the device lock) and by sysfs and debugfs
+/// readers. It
 /// is never held while sleeping except inside [`CondVar`] waits, which
 /// release it. `answered` is notified, with `state` held, when a reply is
 /// stored or the phase changes.
