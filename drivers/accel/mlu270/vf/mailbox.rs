@@ -181,9 +181,8 @@ impl VfInner {
 /// (`MB_*`) and to `INT_STATUS`/`INT_ENABLE` with the session state. It is
 /// taken by the IRQ thread, by a thread waiting for a reply (probe and the
 /// reset hooks, which run under the device lock) and by sysfs and debugfs
-/// readers. It
-/// is never held while sleeping except inside [`CondVar`] waits, which
-/// release it. `answered` is notified, with `state` held, when a reply is
+/// readers. It is never held while sleeping except inside [`CondVar`]
+/// waits, which release it. `answered` is notified, with `state` held, when a reply is
 /// stored or the phase changes.
 ///
 /// `state` lives in a debugfs file (`mlu270_vf-<pci address>/resources`)
