@@ -255,9 +255,9 @@ impl pci::Driver for MluVfDriver {
             let irq_vf = vf.clone();
 
             Ok(try_pin_init!(MluVf {
-                // SAFETY: The registration is a pinned field of the driver's data, which the
-                // PCI core drops (running the registration's destructor) when the device is
-                // unbound; it is never forgotten.
+                // The registration is a pinned field of the driver's data, which the PCI
+                // core drops (running the registration's destructor) on unbind.
+                // SAFETY: Hence the registration is never forgotten.
                 mbox_irq <- unsafe {
                     irq::ThreadedRegistration::new(
                         mbox,
