@@ -8,7 +8,7 @@ source "$(dirname "$0")/common.sh"
 cfg=${1:-test}
 [ -f "$TOP/qemu-test/config/$cfg.config" ] || die "no config fragment qemu-test/config/$cfg.config"
 
-KMAKE=(make -s LLVM="$LLVM_SUFFIX" -j"$JOBS")
+KMAKE=(make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" RUST_LIB_SRC="$(rust_lib_src)")
 
 # The patched tree: hard links to the pristine source, with the rust/
 # series applied on top (patch(1) replaces the files it changes, so the

@@ -22,7 +22,7 @@ fi
 obj=$out/obj${CLIPPY:+-clippy}
 buildlog=$(mktemp)
 trap 'rm -f "$buildlog"' EXIT
-if ! make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" -C "$kbuild" M="$TOP/drivers" MO="$obj" \
+if ! make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" RUST_LIB_SRC="$(rust_lib_src)" -C "$kbuild" M="$TOP/drivers" MO="$obj" \
 	${CLIPPY:+CLIPPY=1} modules >"$buildlog" 2>&1; then
 	cat "$buildlog"
 	die "building the drivers failed"

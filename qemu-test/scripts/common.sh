@@ -134,3 +134,15 @@ prune_cache() {
 
 # The QEMU binary of the newest build (build-qemu.sh points this link at it).
 qemu_binary_current() { echo "$CACHE/qemu-current/build/qemu-system-x86_64"; }
+
+# The Rust standard library sources the kernel build needs: rustup's
+# rust-src component, or Debian's rust-src unpacked into the cache.
+rust_lib_src() {
+	local sysroot
+	sysroot=$(rustc --print sysroot)
+	if [ -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+		echo "$sysroot/lib/rustlib/src/rust/library"
+	else
+		echo "$CACHE/rust-src/usr/lib/rustlib/src/rust/library"
+	fi
+}

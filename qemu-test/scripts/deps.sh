@@ -57,9 +57,9 @@ install_rust_tools() {
 	command -v rustup >/dev/null || die "rustup not found: install the Rust toolchain (https://rustup.rs) first"
 	local sysroot
 	sysroot=$(rustc --print sysroot)
-	if [ ! -d "$sysroot/lib/rustlib/src/rust/library" ]; then
+	if [ ! -d "$(rust_lib_src)" ]; then
 		log "adding the rust-src component"
-		rustup component add rust-src
+		rustup component add rust-src || fetch_debian_rust_src
 	fi
 	for c in rustfmt clippy; do
 		rustup component list --installed | grep -q "^$c" || rustup component add "$c"
@@ -69,6 +69,25 @@ install_rust_tools() {
 		cargo install --locked --quiet bindgen-cli --version "$BINDGEN_VERSION" ||
 			die "cargo install bindgen-cli $BINDGEN_VERSION failed"
 	fi
+}
+
+# Fallback when rustup's server is out of reach: Debian's rust-src of the
+# same version as the installed rustc (an architecture-independent package,
+# unpacked into the cache, never installed).
+fetch_debian_rust_src() {
+	local ver deb
+	ver=$(rustc --version | awk '{ print $2 }')
+	apt_project_setup fetch
+	deb=$(apt_project fetch cache show rust-src 2>/dev/null |
+		awk -v v="$ver" '/^Version:/ { ok = index($2, v "+dfsg") == 1 } /^Version:/ && ok { print $2; exit }' || true)
+	[ -n "$deb" ] || die "rustup could not add rust-src and Debian has no rust-src $ver (tried trixie-backports, trixie, sid)"
+	log "using Debian's rust-src $deb"
+	mkdir -p "$CACHE/downloads"
+	(cd "$CACHE/downloads" && apt_project fetch download "rust-src=$deb") || die "download of rust-src=$deb failed"
+	rm -rf "$CACHE/rust-src"
+	dpkg-deb -x "$CACHE"/downloads/rust-src_*.deb "$CACHE/rust-src"
+	rm -f "$CACHE"/downloads/rust-src_*.deb
+	[ -d "$(rust_lib_src)" ] || die "Debian's rust-src $deb has no library sources"
 }
 
 # The newest linux-source-7.3 that the mirror has, from whichever suite.
