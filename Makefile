@@ -5,7 +5,7 @@
 #   make run      boot the emulated card and show the stack working
 #   make check    every test; ends with "N passed, N failed, N skipped"
 #
-# Finer targets: deps kernel kernel-release qemu modules initramfs shell
+# Finer targets: deps kernel kernel-release qemu modules tool initramfs shell
 # check-runner clippy rustfmt clean. See README.md.
 #
 # Every big output (kernel, QEMU, their sources) lives in one cache directory
@@ -18,7 +18,7 @@ SHELL := /bin/bash
 # Forwarded to the scripts through the environment.
 export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS
 
-.PHONY: all deps kernel kernel-release qemu modules modules-release initramfs \
+.PHONY: all deps kernel kernel-release qemu modules modules-release tool initramfs \
 	run shell check check-runner clippy rustfmt clean help
 
 all: kernel qemu modules
@@ -44,16 +44,20 @@ modules: kernel
 modules-release: kernel-release
 	@$(SCRIPTS)/build-modules.sh release
 
-initramfs: modules
+# The userspace tool, static, for the guest image.
+tool: deps
+	@$(SCRIPTS)/build-tool.sh
+
+initramfs: modules tool
 	@$(SCRIPTS)/guest.sh initramfs
 
-run: kernel qemu modules
+run: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh run
 
-shell: kernel qemu modules
+shell: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh shell
 
-check: kernel qemu modules
+check: kernel qemu modules tool
 	@$(SCRIPTS)/check.sh
 
 # The runner's own tests: each deliberately broken test must fail the run.
