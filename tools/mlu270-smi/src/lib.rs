@@ -92,7 +92,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 }
                 root = PathBuf::from(dir);
             }
-            // A layout never starts with '-', but allow a lone "-"-free check.
+            // Neither an address, a layout nor a count starts with '-'.
             s if s.starts_with('-') && s.len() > 1 => {
                 return Err(format!("unknown option '{s}'"));
             }
@@ -257,7 +257,7 @@ pub fn hint(target: Target, code: i32, pf: &str, ctx: &WriteContext) -> String {
 
 fn layout_len(layout: &str) -> usize {
     layout
-        .split(|c: char| c == ' ' || c == ',' || c.is_whitespace())
+        .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
         .count()
 }
@@ -499,9 +499,11 @@ impl Sysfs {
         }
         match self.id(pf) {
             Some((VENDOR, PF_DEVICE)) | None => {}
-            Some((v, d)) => return Err(format!(
+            Some((v, d)) => {
+                return Err(format!(
                 "{pf}: not an MLU270 PF ({v:04x}:{d:04x}, expected {VENDOR:04x}:{PF_DEVICE:04x})"
-            )),
+            ))
+            }
         }
         let ctx = WriteContext {
             numvfs: self.read_u32(pf, "sriov_numvfs"),
@@ -514,15 +516,22 @@ impl Sysfs {
             .truncate(true)
             .open(&path)
             .and_then(|mut f| f.write_all(format!("{value}\n").as_bytes()));
-        res.map_err(|e| {
-            let code = e.raw_os_error().unwrap_or(0);
-            format!(
-                "{pf}: cannot write {attr}: {}: {}",
-                describe_io_error(&e),
-                hint(target, code, pf, &ctx)
-            )
-        })
+        res.map_err(|e| write_error(pf, target, &e, &ctx))
     }
+}
+
+/// "<pf>: cannot write <attr>: <strerror> (<ERRNO>): <hint>".
+pub fn write_error(pf: &str, target: Target, e: &io::Error, ctx: &WriteContext) -> String {
+    let attr = match target {
+        Target::NumVfs => "sriov_numvfs",
+        Target::Layout => "layout",
+    };
+    let code = e.raw_os_error().unwrap_or(0);
+    format!(
+        "{pf}: cannot write {attr}: {}: {}",
+        describe_io_error(e),
+        hint(target, code, pf, ctx)
+    )
 }
 
 fn read_trimmed(p: &Path) -> Option<String> {
@@ -977,6 +986,33 @@ mod tests {
             ..Default::default()
         };
         assert!(hint(Target::NumVfs, 16, pf, &one).starts_with("1 VF is enabled"));
+    }
+
+    #[test]
+    fn full_messages() {
+        let pf = "0000:00:05.0";
+        let ctx = WriteContext {
+            numvfs: Some(4),
+            totalvfs: Some(4),
+            layout: Some("default".into()),
+        };
+        assert_eq!(
+            write_error(pf, Target::NumVfs, &err(16), &ctx),
+            "0000:00:05.0: cannot write sriov_numvfs: Device or resource busy (EBUSY): \
+             4 VFs are enabled; set 0 first (mlu270-smi set-vfs 0000:00:05.0 0)"
+        );
+        assert_eq!(
+            write_error(pf, Target::NumVfs, &err(34), &ctx),
+            "0000:00:05.0: cannot write sriov_numvfs: Numerical result out of range (ERANGE): \
+             at most 4 VFs (sriov_totalvfs)"
+        );
+        assert_eq!(
+            write_error(pf, Target::Layout, &err(13), &ctx),
+            "0000:00:05.0: cannot write layout: Permission denied (EACCES): run as root"
+        );
+        assert!(write_error(pf, Target::Layout, &err(22), &ctx).starts_with(
+            "0000:00:05.0: cannot write layout: Invalid argument (EINVAL): not a valid layout"
+        ));
     }
 
     #[test]
