@@ -86,23 +86,7 @@ kernel::pci_device_table!(
 fn map_bar<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<(Bar0<'bound>, u32)> {
     let bar: Bar0<'bound> = pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"mlu270_vf")?;
 
-    let magic: u32 = bar.read(regs::MAGIC_REG).into();
-    if magic != regs::MAGIC {
-        dev_err!(pdev, "BAR 0 is not an MLU270 (magic {:#x})\n", magic);
-        return Err(ENODEV);
-    }
-    let version = bar.read(regs::VERSION);
-    let major: u32 = version.major().into();
-    if major != regs::INTERFACE_MAJOR {
-        dev_err!(
-            pdev,
-            "unsupported interface version {}.{} (driver speaks {}.x)\n",
-            major,
-            u32::from(version.minor()),
-            regs::INTERFACE_MAJOR
-        );
-        return Err(ENODEV);
-    }
+    regs::check_interface(pdev, &bar)?;
     let info = bar.read(regs::FUNC_INFO);
     let func: u32 = info.index().into();
     if !bool::from(info.is_vf()) || !(1..=layout::MAX_VFS as u32).contains(&func) {

@@ -11,7 +11,11 @@
 // Each driver uses only the registers of its own side.
 #![allow(dead_code, unreachable_pub)]
 
-use kernel::io::register;
+use kernel::{
+    io::{register, Io},
+    pci,
+    prelude::*,
+};
 
 /// Size of BAR 0 (registers) on the PF and on every VF.
 pub const BAR0_SIZE: usize = 0x4000;
@@ -263,4 +267,27 @@ pub const PFVF_STATUS_VF_VALID: u32 = 1 << 1;
 /// Index into [`PFVF_WORD`] of word `word` of VF `vf`'s window.
 pub const fn pfvf_index(vf: usize, word: usize) -> usize {
     vf * PFVF_WINDOW_WORDS + word
+}
+
+/// Checks that `bar` (BAR 0 of `pdev`) is an MLU270 whose interface major
+/// version this driver speaks; logs what it found otherwise.
+pub fn check_interface(pdev: &pci::Device, bar: &pci::Bar<'_, BAR0_SIZE>) -> Result {
+    let magic: u32 = bar.read(MAGIC_REG).into();
+    if magic != MAGIC {
+        dev_err!(pdev, "BAR 0 is not an MLU270 (magic {:#x})\n", magic);
+        return Err(ENODEV);
+    }
+    let version = bar.read(VERSION);
+    let major: u32 = version.major().into();
+    if major != INTERFACE_MAJOR {
+        dev_err!(
+            pdev,
+            "unsupported interface version {}.{} (driver speaks {}.x)\n",
+            major,
+            u32::from(version.minor()),
+            INTERFACE_MAJOR
+        );
+        return Err(ENODEV);
+    }
+    Ok(())
 }

@@ -100,23 +100,7 @@ impl<'bound> Card<'bound> {
     pub(crate) fn new(pdev: &'bound pci::Device<Core<'_>>) -> Result<Arc<Self>> {
         let bar: Bar0<'bound> = pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"mlu270_pf")?;
 
-        let magic: u32 = bar.read(regs::MAGIC_REG).into();
-        if magic != regs::MAGIC {
-            dev_err!(pdev, "BAR 0 is not an MLU270 (magic {:#x})\n", magic);
-            return Err(ENODEV);
-        }
-        let version = bar.read(regs::VERSION);
-        let major: u32 = version.major().into();
-        if major != regs::INTERFACE_MAJOR {
-            dev_err!(
-                pdev,
-                "unsupported interface version {}.{} (driver speaks {}.x)\n",
-                major,
-                u32::from(version.minor()),
-                regs::INTERFACE_MAJOR
-            );
-            return Err(ENODEV);
-        }
+        regs::check_interface(pdev, &bar)?;
         let caps = CardCaps {
             ipu_cores: bar.read(regs::CAP_IPU).into(),
             vpus: bar.read(regs::CAP_VPU).into(),

@@ -88,3 +88,31 @@ mlu270_rd() {
 mlu270_wr() {
 	devmem $(($1 + $2)) 32 $(($3))
 }
+
+# VF mailbox registers (Documentation/accel/mlu270/hardware.rst).
+MB_DOORBELL=0x200 MB_STATUS=0x204 MB_ACK=0x208 MB_OUT=0x280 MB_IN=0x2c0
+
+# mlu270_send BASE W0 W1 [PAYLOAD...]: write a 16-word message into the
+# mailbox of the VF whose BAR 0 is at BASE and ring; then wait (bounded,
+# 2 s) for the PF's reply, leave its first words in REPLY0..REPLY3 and
+# acknowledge it. Returns 1 if no reply came.
+mlu270_send() {
+	local base=$1 i=0 w tries=0
+	shift
+	for w in "$@" 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; do
+		[ $i -lt 16 ] || break
+		mlu270_wr "$base" $((MB_OUT + 4 * i)) "$w"
+		i=$((i + 1))
+	done
+	mlu270_wr "$base" $MB_DOORBELL 1
+	while [ $(($(mlu270_rd "$base" $MB_STATUS) & 2)) = 0 ]; do
+		tries=$((tries + 1))
+		[ $tries -lt 200 ] || return 1
+		sleep 0.01
+	done
+	REPLY0=$(mlu270_rd "$base" $MB_IN)
+	REPLY1=$(mlu270_rd "$base" $((MB_IN + 4)))
+	REPLY2=$(mlu270_rd "$base" $((MB_IN + 8)))
+	REPLY3=$(mlu270_rd "$base" $((MB_IN + 12)))
+	mlu270_wr "$base" $MB_ACK 1
+}

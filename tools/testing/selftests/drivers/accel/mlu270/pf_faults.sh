@@ -10,7 +10,6 @@ DIR=$(dirname "$0")
 
 Q_BASE_LO=0x100 Q_BASE_HI=0x104 Q_SIZE=0x108 Q_TAIL=0x110 Q_CTRL=0x114
 CQ_BASE_LO=0x120 CQ_BASE_HI=0x124 Q_STATUS=0x118
-MB_DOORBELL=0x200 MB_STATUS=0x204 MB_ACK=0x208 MB_OUT=0x280 MB_IN=0x2c0
 FAULTS_BEFORE_RESET=8
 
 ktap_print_header
@@ -33,26 +32,6 @@ b0=$(mlu270_bar0 "$vf0")
 b1=$(mlu270_bar0 "$vf1")
 vf_field() { awk -v vf="$1" -v col="$2" '$1 == vf && NF > 10 { print $col }' "$state"; }
 
-# send BASE W0 W1 [PAYLOAD...] (see pf_mailbox.sh); reply words in REPLY0..3.
-send() {
-	local base=$1 i=0 w tries=0
-	shift
-	for w in "$@" 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; do
-		[ $i -lt 16 ] || break
-		mlu270_wr "$base" $((MB_OUT + 4 * i)) "$w"
-		i=$((i + 1))
-	done
-	mlu270_wr "$base" $MB_DOORBELL 1
-	while [ $(($(mlu270_rd "$base" $MB_STATUS) & 2)) = 0 ]; do
-		tries=$((tries + 1))
-		[ $tries -lt 200 ] || return 1
-		sleep 0.01
-	done
-	REPLY1=$(mlu270_rd "$base" $((MB_IN + 4)))
-	REPLY2=$(mlu270_rd "$base" $((MB_IN + 8)))
-	REPLY3=$(mlu270_rd "$base" $((MB_IN + 12)))
-	mlu270_wr "$base" $MB_ACK 1
-}
 
 # One fault: a two-slot queue at 64 GiB, where nothing is mapped; ringing
 # the doorbell makes the device fetch a descriptor from there (DMA_ERROR).
@@ -68,8 +47,8 @@ fault_once() {
 	sleep 0.1
 }
 
-send "$b1" 0x00040001 1 0x00020001
-send "$b0" 0x00040001 1 0x00020001
+mlu270_send "$b1" 0x00040001 1 0x00020001
+mlu270_send "$b0" 0x00040001 1 0x00020001
 fault_once "$b0"
 
 one_fault() { [ "$(vf_field 0 13)" = 1 ] && [ "$(vf_field 1 13)" = 0 ]; }
@@ -80,7 +59,7 @@ stopped() { [ $(($(mlu270_rd "$b0" $Q_STATUS) & 4)) = 4 ]; }
 ktap_test_result "the faulting queue is stopped" stopped
 
 # QUERY_FAULT (v2): valid, status 5, the offending host address.
-query() { send "$b0" 0x00000010 2 && [ $((REPLY1 >> 16)) = 0 ] && [ $((REPLY2)) = 1 ] &&
+query() { mlu270_send "$b0" 0x00000010 2 && [ $((REPLY1 >> 16)) = 0 ] && [ $((REPLY2)) = 1 ] &&
 	[ $((REPLY3)) = 5 ]; }
 ktap_test_result "QUERY_FAULT tells VF 0 about its own fault" query
 
@@ -95,7 +74,7 @@ ktap_test_result "after $FAULTS_BEFORE_RESET faults the PF resets VF 0" reset_do
 reset_logged() { dmesg | grep -q "mlu270_pf $pf: VF 0: $FAULTS_BEFORE_RESET faults since its last reset: resetting it"; }
 ktap_test_result "and says so in dmesg" reset_logged
 vf1_untouched() { [ "$(vf_field 1 12)" = 0 ] && [ "$(vf_field 1 7)" = 2 ] &&
-	send "$b1" 0x00000004 3 && [ $((REPLY1 >> 16)) = 0 ]; }
+	mlu270_send "$b1" 0x00000004 3 && [ $((REPLY1 >> 16)) = 0 ]; }
 ktap_test_result "VF 1 keeps its session and is served" vf1_untouched
 
 ktap_finished

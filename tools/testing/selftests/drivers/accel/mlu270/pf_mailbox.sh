@@ -8,9 +8,6 @@ DIR=$(dirname "$0")
 . "$KTAP_HELPERS"
 . "$DIR/mlu270_lib.sh"
 
-MB_DOORBELL=0x200 MB_STATUS=0x204 MB_ACK=0x208 MB_OUT=0x280 MB_IN=0x2c0
-OUT_BUSY=1 IN_VALID=2
-
 ktap_print_header
 pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 [ -c /dev/mem ] || { ktap_skip_all "no /dev/mem"; exit "$KSFT_SKIP"; }
@@ -22,28 +19,6 @@ echo 4 >"$sys/sriov_numvfs"
 
 ktap_set_plan 14
 
-# send BASE W0 W1 [PAYLOAD...]: write a 16-word message and ring; then wait
-# (bounded) for the PF's reply and leave its words in REPLY0..REPLY3.
-send() {
-	local base=$1 i=0 w tries=0
-	shift
-	for w in "$@" 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; do
-		[ $i -lt 16 ] || break
-		mlu270_wr "$base" $((MB_OUT + 4 * i)) "$w"
-		i=$((i + 1))
-	done
-	mlu270_wr "$base" $MB_DOORBELL 1
-	while [ $(($(mlu270_rd "$base" $MB_STATUS) & IN_VALID)) = 0 ]; do
-		tries=$((tries + 1))
-		[ $tries -lt 200 ] || return 1
-		sleep 0.01
-	done
-	REPLY0=$(mlu270_rd "$base" $MB_IN)
-	REPLY1=$(mlu270_rd "$base" $((MB_IN + 4)))
-	REPLY2=$(mlu270_rd "$base" $((MB_IN + 8)))
-	REPLY3=$(mlu270_rd "$base" $((MB_IN + 12)))
-	mlu270_wr "$base" $MB_ACK 1
-}
 status() { echo $((REPLY1 >> 16)); }
 
 vf0=$(mlu270_vf_of "$pf" 0)
@@ -56,35 +31,35 @@ b1=$(mlu270_bar0 "$vf1")
 ktap_test_result "VF 0's registers are reachable (MAGIC)" [ "$(mlu270_rd "$b0" 0)" = 0x4d4c5532 ]
 
 # HELLO, seq 7, offering v1..v2: the PF picks v2.
-hello_v2() { send "$b0" 0x00040001 7 0x00020001 && [ $((REPLY0 & 0xffff)) = $((0x0101)) ] &&
+hello_v2() { mlu270_send "$b0" 0x00040001 7 0x00020001 && [ $((REPLY0 & 0xffff)) = $((0x0101)) ] &&
 	[ $((REPLY1 & 0xffff)) = 7 ] && [ "$(status)" = 0 ] && [ $((REPLY2)) = 2 ]; }
 ktap_test_result "HELLO v1..v2 is answered with v2" hello_v2
 
 # GET_RESOURCES: VF 0 of a 4-way split owns IPU cluster 0, VPU 0, JPU 0.
-resources() { send "$b0" 0x00000002 8 && [ "$(status)" = 0 ] && [ $((REPLY2)) = $((0xf)) ] &&
+resources() { mlu270_send "$b0" 0x00000002 8 && [ "$(status)" = 0 ] && [ $((REPLY2)) = $((0xf)) ] &&
 	[ $((REPLY3)) = 1 ]; }
 ktap_test_result "GET_RESOURCES gives VF 0 a quarter (IPU 0xf, VPU 0x1)" resources
 
 # Before HELLO, VF 1 may not ask for resources (EPROTO = 71).
-early() { send "$b1" 0x00000002 1 && [ "$(status)" = 71 ]; }
+early() { mlu270_send "$b1" 0x00000002 1 && [ "$(status)" = 71 ]; }
 ktap_test_result "GET_RESOURCES before HELLO fails with EPROTO" early
 
-unknown() { send "$b0" 0x0000007f 9 && [ "$(status)" = 95 ] && [ $((REPLY1 & 0xffff)) = 9 ]; }
+unknown() { mlu270_send "$b0" 0x0000007f 9 && [ "$(status)" = 95 ] && [ $((REPLY1 & 0xffff)) = 9 ]; }
 ktap_test_result "an unknown opcode gets EOPNOTSUPP, same seq" unknown
 
-reserved() { send "$b0" 0xff000004 10 && [ "$(status)" = 22 ]; }
+reserved() { mlu270_send "$b0" 0xff000004 10 && [ "$(status)" = 22 ]; }
 ktap_test_result "reserved header bits get EINVAL" reserved
 
-badlen() { send "$b0" 0x00080004 11 1 2 && [ "$(status)" = 90 ]; }
+badlen() { mlu270_send "$b0" 0x00080004 11 1 2 && [ "$(status)" = 90 ]; }
 ktap_test_result "a wrong payload length gets EMSGSIZE" badlen
 
 logged_once() { [ "$(dmesg | grep -c "mlu270_pf $pf: VF 0: rejected message")" = 1 ]; }
 ktap_test_result "rejections of one VF are logged once" logged_once
 
-heartbeat() { send "$b0" 0x00000004 12 && [ "$(status)" = 0 ] && [ $((REPLY3)) -ge 3 ]; }
+heartbeat() { mlu270_send "$b0" 0x00000004 12 && [ "$(status)" = 0 ] && [ $((REPLY3)) -ge 3 ]; }
 ktap_test_result "HEARTBEAT reports VF 0's rejected messages" heartbeat
 
-hello_vf1() { send "$b1" 0x00040001 1 0x00010001 && [ "$(status)" = 0 ] && [ $((REPLY2)) = 1 ]; }
+hello_vf1() { mlu270_send "$b1" 0x00040001 1 0x00010001 && [ "$(status)" = 0 ] && [ $((REPLY2)) = 1 ]; }
 ktap_test_result "VF 1 still negotiates (v1 only)" hello_vf1
 
 # debugfs has the PF's per-VF view: "vf quarters ipu vpu jpu mem_mb version
@@ -105,7 +80,7 @@ flr_resets_session() {
 }
 ktap_test_result "an FLR of VF 0 resets its session only" flr_resets_session
 mlu270_enable_mem "$vf0"
-after_flr() { send "$b0" 0x00000002 13 && [ "$(status)" = 71 ] && hello_v2; }
+after_flr() { mlu270_send "$b0" 0x00000002 13 && [ "$(status)" = 71 ] && hello_v2; }
 ktap_test_result "after the FLR VF 0 must say HELLO again" after_flr
 
 ktap_finished
