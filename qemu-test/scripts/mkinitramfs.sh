@@ -60,6 +60,9 @@ fi
 if [ -x "$CACHE/tool/mlu270-smi" ]; then
 	cp "$CACHE/tool/mlu270-smi" "$root/usr/bin/"
 fi
+if [ -x "$CACHE/tool/mlu270_job" ]; then
+	cp "$CACHE/tool/mlu270_job" "$root/selftests/drivers/accel/mlu270/"
+fi
 
 # The test list, as guest paths.
 : >"$root/etc/mlu270/tests"

@@ -11,20 +11,29 @@
 //! See `Documentation/accel/mlu270/` for the hardware interface, the mailbox
 //! protocol and the sysfs ABI.
 
+use core::fmt::Write;
+
 use kernel::{
     device::{attribute::SysfsBuffer, Bound, Core},
+    dma::{Device as _, DmaMask},
+    fs::File,
     irq::{self, IrqReturn, ThreadedHandler},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, RegistrationHandle},
     pci,
     prelude::*,
-    sync::Arc,
+    sync::{atomic::AtomicFlag, Arc},
 };
 
+#[path = "common/jobs.rs"]
+mod jobs;
 #[path = "common/layout.rs"]
 mod layout;
 #[path = "common/protocol.rs"]
 mod protocol;
 #[path = "common/regs.rs"]
 mod regs;
+#[path = "common/uapi.rs"]
+mod uapi;
 
 #[path = "pf/card.rs"]
 mod card;
@@ -62,6 +71,11 @@ impl ThreadedHandler for PfIrq<'_> {
 #[pin_data]
 struct MluPf<'bound> {
     #[pin]
+    node: MiscDeviceRegistration<'bound, PfNode>,
+    node_name: jobs::NodeName,
+    #[pin]
+    queue_irq: irq::ThreadedRegistration<'bound, QueueIrq<'bound>>,
+    #[pin]
     mbox_irq: irq::ThreadedRegistration<'bound, PfIrq<'bound>>,
     #[pin]
     event_irq: irq::ThreadedRegistration<'bound, PfIrq<'bound>>,
@@ -69,6 +83,67 @@ struct MluPf<'bound> {
 }
 
 struct MluPfDriver;
+
+/// Threaded handler of the native queue's vector (`JOB_DONE`, `Q_ERROR`).
+#[pin_data]
+struct QueueIrq<'bound> {
+    card: Arc<Card<'bound>>,
+}
+
+impl ThreadedHandler for QueueIrq<'_> {
+    fn handle_threaded(&self) -> IrqReturn {
+        if self.card.jobs.service(&self.card.bar) {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
+    }
+}
+
+static NODE_USED: [AtomicFlag; 4] = [const { AtomicFlag::new(false) }; 4];
+static NODE_NAMES: jobs::NodeNames = jobs::NodeNames::new(
+    &[c"mlu270-pf0", c"mlu270-pf1", c"mlu270-pf2", c"mlu270-pf3"],
+    &NODE_USED,
+);
+
+/// The native job node of a card (`/dev/mlu270-pf<n>`).
+struct PfNode;
+
+/// One open file of the native job node.
+struct JobFile {
+    handle: RegistrationHandle<PfNode>,
+    client: jobs::ClientId,
+}
+
+#[vtable]
+impl MiscDevice for PfNode {
+    type Ptr = KBox<JobFile>;
+    type RegistrationData<'a> = Arc<Card<'a>>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile>> {
+        let handle = misc.handle();
+        let client = handle.with(|card| card.jobs.new_client())?;
+        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
+    }
+
+    fn release(this: KBox<JobFile>, _file: &File) {
+        // Nothing to forget once the card is gone.
+        let _ = this.handle.with(|card| card.jobs.drop_client(this.client));
+    }
+
+    fn ioctl(this: &JobFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.handle.with(|card| {
+            jobs::ioctl(
+                &card.jobs,
+                &card.bar,
+                this.client,
+                || Ok(card.native_info()),
+                cmd,
+                arg,
+            )
+        })?
+    }
+}
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -89,10 +164,30 @@ impl MluPfDriver {
     fn store_layout(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
         this.card.store_layout(pdev, input)
     }
+
+    fn store_reset_vf(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let vf: usize = text.trim().parse().map_err(|_| {
+            dev_err!(pdev, "reset_vf: want a VF index, 0 to 3\n");
+            EINVAL
+        })?;
+        mailbox::admin_reset(&this.card, vf)
+    }
+
+    fn show_job_node(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.node_name.name.to_str().map_err(|_| EINVAL)?)?;
+        Ok(())
+    }
 }
 
 kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
     read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
+    read_only(c"job_node", MluPfDriver::show_job_node),
+    write_only(c"reset_vf", MluPfDriver::store_reset_vf),
 ]);
 
 #[vtable]
@@ -110,6 +205,9 @@ impl pci::Driver for MluPfDriver {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
             pdev.set_master();
+            // SAFETY: Nothing has allocated or mapped DMA memory for this
+            // device yet: the card's job queue is the first to.
+            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
 
             let card = Card::new(pdev)?;
             let vectors = pdev
@@ -128,10 +226,28 @@ impl pci::Driver for MluPfDriver {
                 })?;
             let mbox = vectors.index(regs::VEC_MBOX)?;
             let event = vectors.index(regs::VEC_PF_EVENT)?;
+            let queue = vectors.index(regs::VEC_QUEUE)?;
             let mbox_card = card.clone();
             let event_card = card.clone();
+            let queue_card = card.clone();
+            let node_card = card.clone();
+            let node_name = NODE_NAMES.take().inspect_err(|_| {
+                dev_err!(pdev, "no free job node name\n");
+            })?;
+            let name = node_name.name;
 
             Ok(try_pin_init!(MluPf {
+                // SAFETY: The registration is a pinned field of the driver's data, which the
+                // PCI core drops (running the registration's destructor) on unbind; hence it
+                // is never forgotten.
+                queue_irq <- unsafe {
+                    irq::ThreadedRegistration::new(
+                        queue,
+                        irq::Flags::TRIGGER_NONE,
+                        c"mlu270_pf-queue",
+                        try_pin_init!(QueueIrq { card: queue_card }? Error),
+                    )
+                },
                 // The registration is a pinned field of the driver's data, which the PCI
                 // core drops (running the registration's destructor) on unbind.
                 // SAFETY: Hence the registration is never forgotten.
@@ -157,7 +273,10 @@ impl pci::Driver for MluPfDriver {
                     card.announce();
                     card
                 },
-            }? Error))
+                node <- MiscDeviceRegistration::register(MiscDeviceOptions { name }, node_card),
+                node_name,
+            }? Error)
+            .pin_chain(|this| this.card.jobs.start(&this.card.bar)))
         })
     }
 

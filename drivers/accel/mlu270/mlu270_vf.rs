@@ -12,8 +12,10 @@
 //! `Documentation/ABI/testing/sysfs-driver-mlu270`) and, with the session
 //! counters, in `debugfs/mlu270_vf-<pci address>/resources`.
 //!
-//! The job path (command queue, DMA, completion interrupts, character
-//! device) is not there yet.
+//! The job path (`common/jobs.rs`): a command queue in coherent DMA memory,
+//! completions on MSI-X vector 0, and a misc device (`/dev/mlu270-vf<n>`,
+//! named in the VF's `job_node` attribute) with the ioctls of
+//! `Documentation/accel/mlu270/job-uapi.rst`.
 //!
 //! See `Documentation/accel/mlu270/` for the hardware interface and the
 //! mailbox protocol.
@@ -22,19 +24,26 @@ use core::fmt::Write;
 
 use kernel::{
     device::{Bound, Core},
+    dma::{Device as _, DmaMask},
+    fs::File,
     io::Io,
     irq::{self, IrqReturn, ThreadedHandler},
+    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, RegistrationHandle},
     pci,
     prelude::*,
-    sync::Arc,
+    sync::{atomic::AtomicFlag, Arc},
 };
 
+#[path = "common/jobs.rs"]
+mod jobs;
 #[path = "common/layout.rs"]
 mod layout;
 #[path = "common/protocol.rs"]
 mod protocol;
 #[path = "common/regs.rs"]
 mod regs;
+#[path = "common/uapi.rs"]
+mod uapi;
 
 #[path = "vf/mailbox.rs"]
 mod mailbox;
@@ -62,12 +71,99 @@ impl ThreadedHandler for VfIrq<'_> {
     }
 }
 
+/// Threaded handler of the VF's queue vector (`JOB_DONE`, `Q_ERROR`).
+#[pin_data]
+struct QueueIrq<'bound> {
+    vf: Arc<Vf<'bound>>,
+}
+
+impl ThreadedHandler for QueueIrq<'_> {
+    fn handle_threaded(&self) -> IrqReturn {
+        if self.vf.jobs.service(&self.vf.bar) {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
+    }
+}
+
+/// Log names of the VFs' job queues.
+const WHO: [&str; layout::MAX_VFS] = ["VF 0", "VF 1", "VF 2", "VF 3"];
+
+static NODE_USED: [AtomicFlag; 8] = [const { AtomicFlag::new(false) }; 8];
+static NODE_NAMES: jobs::NodeNames = jobs::NodeNames::new(
+    &[
+        c"mlu270-vf0",
+        c"mlu270-vf1",
+        c"mlu270-vf2",
+        c"mlu270-vf3",
+        c"mlu270-vf4",
+        c"mlu270-vf5",
+        c"mlu270-vf6",
+        c"mlu270-vf7",
+    ],
+    &NODE_USED,
+);
+
+/// The job node of a VF (`/dev/mlu270-vf<n>`).
+struct VfNode;
+
+/// One open file of a job node: its jobs are known to the queue by `client`.
+struct JobFile {
+    handle: RegistrationHandle<VfNode>,
+    client: jobs::ClientId,
+}
+
+#[vtable]
+impl MiscDevice for VfNode {
+    type Ptr = KBox<JobFile>;
+    type RegistrationData<'a> = Arc<Vf<'a>>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile>> {
+        let handle = misc.handle();
+        let client = handle.with(|vf| vf.jobs.new_client())?;
+        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
+    }
+
+    fn release(this: KBox<JobFile>, _file: &File) {
+        // Nothing to forget once the VF is gone.
+        let _ = this.handle.with(|vf| vf.jobs.drop_client(this.client));
+    }
+
+    fn ioctl(this: &JobFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.handle
+            .with(|vf| jobs::ioctl(&vf.jobs, &vf.bar, this.client, || vf_info(vf), cmd, arg))?
+    }
+}
+
+/// What `MLU270_IOCTL_INFO` says of a VF: its slice from the last handshake.
+fn vf_info(vf: &Vf<'_>) -> Result<uapi::Info> {
+    let inner = vf.state.lock();
+    let res = inner.resources.ok_or(ENODEV)?;
+    Ok(uapi::Info {
+        function: vf.index + 1,
+        quarters: res.quarters.into(),
+        protocol_version: inner.version.map_or(0, |v| v.as_u16().into()),
+        ipu_mask: res.ipu_mask.into(),
+        vpu_mask: res.vpu_mask.into(),
+        jpu_mask: res.jpu_mask.into(),
+        mem_mb: res.mem_size_mb,
+        ..uapi::Info::default()
+    })
+}
+
 /// The driver's data of one bound VF.
 ///
-/// Field order is drop order: the IRQ registration goes first, so its handler
-/// cannot run once `vf` starts to drop.
+/// Field order is drop order: the job node goes first (its drop waits for
+/// running ioctls, which `unbind` woke), then the IRQ registrations, so no
+/// handler runs once `vf` starts to drop.
 #[pin_data]
 struct MluVf<'bound> {
+    #[pin]
+    node: MiscDeviceRegistration<'bound, VfNode>,
+    node_name: jobs::NodeName,
+    #[pin]
+    queue_irq: irq::ThreadedRegistration<'bound, QueueIrq<'bound>>,
     #[pin]
     mbox_irq: irq::ThreadedRegistration<'bound, VfIrq<'bound>>,
     vf: Arc<Vf<'bound>>,
@@ -181,6 +277,15 @@ impl MluVfDriver {
         Ok(())
     }
 
+    fn show_job_node(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluVf<'_>>,
+        buf: &mut pci::SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.node_name.name.to_str().map_err(|_| EINVAL)?)?;
+        Ok(())
+    }
+
     fn show_state(
         _pdev: &pci::Device<Bound>,
         this: Pin<&MluVf<'_>>,
@@ -201,6 +306,7 @@ kernel::pci_attribute_groups!(VF_ATTRIBUTES: MluVfDriver, [
     read_only(c"mem_mb", MluVfDriver::show_mem_mb),
     read_only(c"protocol_version", MluVfDriver::show_protocol_version),
     read_only(c"state", MluVfDriver::show_state),
+    read_only(c"job_node", MluVfDriver::show_job_node),
 ]);
 
 #[vtable]
@@ -217,6 +323,10 @@ impl pci::Driver for MluVfDriver {
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
+            pdev.set_master();
+            // SAFETY: Nothing has allocated or mapped DMA memory for this
+            // device yet: the queue below is the first to.
+            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
 
             let (bar, index) = map_bar(pdev)?;
             let vectors = pdev
@@ -234,9 +344,18 @@ impl pci::Driver for MluVfDriver {
                     )
                 })?;
             let mbox = vectors.index(regs::VEC_MBOX)?;
+            let queue = vectors.index(regs::VEC_QUEUE)?;
+            let who = WHO.get(index as usize).copied().unwrap_or("VF");
+            let jobs = jobs::JobQueue::new(pdev.as_ref(), who, mailbox::interrupts())?;
             let pdev_normal: &'bound pci::Device = pdev;
-            let vf = Vf::new(pdev_normal, bar, index)?;
+            let vf = Vf::new(pdev_normal, bar, index, jobs)?;
             let irq_vf = vf.clone();
+            let queue_vf = vf.clone();
+            let node_vf = vf.clone();
+            let node_name = NODE_NAMES.take().inspect_err(|_| {
+                dev_err!(pdev, "VF {}: no free job node name\n", index);
+            })?;
+            let name = node_name.name;
 
             Ok(try_pin_init!(MluVf {
                 // The registration is a pinned field of the driver's data, which the PCI
@@ -250,26 +369,56 @@ impl pci::Driver for MluVfDriver {
                         try_pin_init!(VfIrq { vf: irq_vf }? Error),
                     )
                 },
+                // SAFETY: As for `mbox_irq`.
+                queue_irq <- unsafe {
+                    irq::ThreadedRegistration::new(
+                        queue,
+                        irq::Flags::TRIGGER_NONE,
+                        c"mlu270_vf-queue",
+                        try_pin_init!(QueueIrq { vf: queue_vf }? Error),
+                    )
+                },
+                // The node is registered last: the queue runs once it is
+                // reachable (below), and its ioctls wait for that.
+                node <- MiscDeviceRegistration::register(MiscDeviceOptions { name }, node_vf),
+                node_name,
                 vf,
             }? Error)
-            // The handshake needs the IRQ handler registered; on failure the
+            // The handshake needs the IRQ handlers registered; on failure the
             // data (registration first) is dropped and probe fails.
-            .pin_chain(|this| this.vf.handshake()))
+            .pin_chain(|this| {
+                this.vf.handshake()?;
+                this.vf.jobs.start(&this.vf.bar)
+            }))
         })
     }
 
     fn unbind<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        // Cancels every job and wakes the waiters, so that dropping the node
+        // (which waits for running ioctls) does not wait long.
+        this.vf.jobs.shutdown(&this.vf.bar);
         this.vf.stop();
     }
 
     fn reset_prepare<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        // Jobs in flight fail with RESET; submitters wait for reset_done.
+        this.vf.jobs.pause(&this.vf.bar);
         this.vf.quiesce();
         // No handler may touch the registers while the function resets.
         this.mbox_irq.synchronize();
+        this.queue_irq.synchronize();
     }
 
     fn reset_done<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         this.vf.restart();
+        if let Err(e) = this.vf.jobs.start(&this.vf.bar) {
+            dev_err!(
+                this.vf.pdev,
+                "VF {}: the job queue did not restart after the reset ({:?})\n",
+                this.vf.index,
+                e
+            );
+        }
     }
 }
 

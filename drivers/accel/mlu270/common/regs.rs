@@ -59,6 +59,10 @@ register! {
     }
 
     /// IPU cores on the card.
+    pub SCRATCH(u32) @ 0x000c {
+        31:0 value;
+    }
+
     pub CAP_IPU(u32) @ 0x0010 {
         31:0 value;
     }
@@ -124,6 +128,52 @@ register! {
     }
 
     /// PF: bit i set while VF i has an unacknowledged message.
+    pub Q_BASE_LO(u32) @ 0x0100 {
+        31:0 value;
+    }
+
+    pub Q_BASE_HI(u32) @ 0x0104 {
+        31:0 value;
+    }
+
+    pub Q_SIZE(u32) @ 0x0108 {
+        31:0 value;
+    }
+
+    pub Q_HEAD(u32) @ 0x010c {
+        31:0 value;
+    }
+
+    pub Q_TAIL(u32) @ 0x0110 {
+        31:0 value;
+    }
+
+    pub Q_CTRL(u32) @ 0x0114 {
+        0:0 enable;
+    }
+
+    pub Q_STATUS(u32) @ 0x0118 {
+        2:2 stopped;
+        1:1 busy;
+        0:0 enabled;
+    }
+
+    pub Q_ERROR(u32) @ 0x011c {
+        31:0 value;
+    }
+
+    pub CQ_BASE_LO(u32) @ 0x0120 {
+        31:0 value;
+    }
+
+    pub CQ_BASE_HI(u32) @ 0x0124 {
+        31:0 value;
+    }
+
+    pub Q_DONE(u32) @ 0x0128 {
+        31:0 value;
+    }
+
     pub MB_PENDING(u32) @ 0x0400 {
         3:0 vfs;
     }

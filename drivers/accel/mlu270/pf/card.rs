@@ -18,14 +18,26 @@ use kernel::{
 };
 
 use crate::{
+    jobs::JobQueue,
     layout::{self, CardCaps, Layout, Slice, MAX_VFS},
     mailbox,
     protocol::{FaultInfo, VfSession},
     regs,
 };
 
-/// BAR 0 of the PF, sized so every register offset is checked at build time.
-pub(crate) type Bar0<'bound> = pci::Bar<'bound, { regs::BAR0_SIZE }>;
+pub(crate) use crate::jobs::Bar0;
+
+/// The causes the PF driver serves: mailbox (vector 1), faults and VF
+/// resets (vector 2), the native queue (vector 0).
+fn interrupts() -> regs::INT_ENABLE {
+    regs::INT_ENABLE::zeroed()
+        .with_mb_rx(true)
+        .with_mb_ack(true)
+        .with_fault(true)
+        .with_vf_event(true)
+        .with_job_done(true)
+        .with_q_error(true)
+}
 
 /// Per-VF bookkeeping of the PF.
 #[derive(Clone, Copy)]
@@ -92,6 +104,10 @@ pub(crate) struct Card<'bound> {
     epoch: Instant<Monotonic>,
     #[pin]
     pub(crate) state: debugfs::File<Mutex<PfInner>>,
+    /// The native job path (the whole card, while no VF is enabled); see
+    /// [`JobQueue`] for its locking.
+    #[pin]
+    pub(crate) jobs: debugfs::File<JobQueue>,
     _debugfs: debugfs::Dir,
 }
 
@@ -120,6 +136,7 @@ impl<'bound> Card<'bound> {
         }
 
         let epoch = Instant::<Monotonic>::now();
+        let jobs = JobQueue::new(pdev.as_ref(), "PF", interrupts())?;
         let pdev_normal: &'bound pci::Device = pdev;
         let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
         let dir = debugfs::Dir::new(&dir_name);
@@ -139,10 +156,29 @@ impl<'bound> Card<'bound> {
                     }),
                     &show_state,
                 ),
+                jobs <- dir.read_callback_file(c"jobs", jobs, &crate::jobs::show),
                 _debugfs: dir,
             }? Error),
             GFP_KERNEL,
         )
+    }
+
+    /// What `MLU270_IOCTL_INFO` says of the native node: the PF's effective
+    /// slice (the whole card, or nothing while VFs are enabled).
+    pub(crate) fn native_info(&self) -> crate::uapi::Info {
+        let ipu: u32 = self.bar.read(regs::SLICE_IPU).mask().into();
+        let vpu: u32 = self.bar.read(regs::SLICE_VPU).mask().into();
+        let jpu: u32 = self.bar.read(regs::SLICE_JPU).mask().into();
+        let mem_mb: u32 = self.bar.read(regs::SLICE_MEM_MB).into();
+        crate::uapi::Info {
+            function: 0,
+            quarters: if mem_mb == 0 { 0 } else { 4 },
+            ipu_mask: ipu,
+            vpu_mask: vpu,
+            jpu_mask: jpu,
+            mem_mb,
+            ..crate::uapi::Info::default()
+        }
     }
 
     /// Nanoseconds since probe, for the rate limiters.
@@ -168,19 +204,15 @@ impl<'bound> Card<'bound> {
         );
     }
 
-    /// Unmasks the causes the PF serves (mailbox, faults, VF resets).
+    /// Unmasks the causes the PF serves (mailbox, faults, VF resets, and
+    /// the native queue's, which vector 0 serves).
     pub(crate) fn enable_interrupts(&self) {
-        self.bar.write_reg(
-            regs::INT_ENABLE::zeroed()
-                .with_mb_rx(true)
-                .with_mb_ack(true)
-                .with_fault(true)
-                .with_vf_event(true),
-        );
+        self.bar.write_reg(interrupts());
     }
 
     /// Quiesces the card when the driver is unbound.
     pub(crate) fn shutdown(&self) {
+        self.jobs.shutdown(&self.bar);
         self.bar.write_reg(regs::INT_ENABLE::zeroed());
         self.clear_partition();
         let mut state = self.state.lock();
@@ -220,6 +252,29 @@ impl<'bound> Card<'bound> {
     pub(crate) fn enable_vfs(&self, pdev: &pci::Device<Core<'_>>, num_vfs: u16) -> Result<u16> {
         let n = usize::from(num_vfs);
         let now = self.now_ns();
+        // While VFs are enabled the PF's own slice is empty: no native jobs.
+        if let Err(e) = self.jobs.set_blocked(true) {
+            dev_err!(
+                pdev,
+                "cannot enable VFs while native jobs are in flight (errno {})\n",
+                e.to_errno()
+            );
+            return Err(e);
+        }
+        let result = self.enable_vfs_unblocked(pdev, num_vfs, n, now);
+        if result.is_err() {
+            let _ = self.jobs.set_blocked(false);
+        }
+        result
+    }
+
+    fn enable_vfs_unblocked(
+        &self,
+        pdev: &pci::Device<Core<'_>>,
+        num_vfs: u16,
+        n: usize,
+        now: u64,
+    ) -> Result<u16> {
         {
             let mut state = self.state.lock();
             if state.num_vfs != 0 {
@@ -338,11 +393,19 @@ impl<'bound> Card<'bound> {
             dev_info!(pdev, "disabled {} VFs\n", state.num_vfs);
         }
         state.num_vfs = 0;
+        drop(state);
+        let _ = self.jobs.set_blocked(false);
     }
 
-    /// Serves every pending interrupt cause; returns whether there was any.
+    /// Serves every pending interrupt cause but the native queue's (vector
+    /// 0 serves those); returns whether there was any.
     pub(crate) fn service(&self) -> bool {
-        let pending = self.bar.read(regs::INT_STATUS);
+        let status = self.bar.read(regs::INT_STATUS);
+        let pending = regs::INT_STATUS::zeroed()
+            .with_mb_rx(status.mb_rx())
+            .with_mb_ack(status.mb_ack())
+            .with_fault(status.fault())
+            .with_vf_event(status.vf_event());
         let raw: u32 = pending.into();
         if raw == 0 {
             return false;

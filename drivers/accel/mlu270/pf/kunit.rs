@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! KUnit tests of the PF's decision code as built into the module: the
-//! layout planner and the validation of VF messages. They run when the
+//! layout planner, the validation of VF messages and the checks of the job
+//! ABI (shared with the VF driver). They run when the
 //! module is loaded on a kernel with KUnit (the test kernel of `make check`);
 //! the same files are also tested on the host (`tools/mlu270-proto`).
 
@@ -9,6 +10,7 @@
 mod tests {
     use crate::layout::{self, CardCaps, Fraction, Layout, LayoutChoice, Slice, MAX_VFS};
     use crate::protocol::{self, Opcode, ProtoError, RequestKind, Version};
+    use crate::uapi::{self, op, Job, Transfer};
     use kernel::prelude::*;
 
     const CARD: CardCaps = CardCaps::mlu270(256);
@@ -114,5 +116,96 @@ mod tests {
             Some(ProtoError::UnknownOpcode)
         );
         Ok(())
+    }
+
+    const MIB: u64 = 1 << 20;
+
+    fn job(opcode: u32, src: u64, dst: u64, len: u32) -> Job {
+        Job {
+            opcode,
+            src,
+            dst,
+            len,
+            ..Job::default()
+        }
+    }
+
+    #[test]
+    fn jobs_are_checked_against_the_window() {
+        let window = 64 * MIB;
+        // Host addresses are the kernel's.
+        assert_eq!(job(op::DMA_H2D, 0, 0, 64).check(window), Err(EPERM));
+        assert_eq!(job(op::DMA_D2H, 0, 0, 64).check(window), Err(EPERM));
+        // In the window, up to its last byte.
+        assert_eq!(
+            job(op::IPU_MEMCPY, 0, window - 64, 64).check(window),
+            Ok(())
+        );
+        assert_eq!(
+            job(op::IPU_MEMCPY, 0, window - 63, 64).check(window),
+            Err(ERANGE)
+        );
+        assert_eq!(job(op::IPU_CRC32, window, 0, 1).check(window), Err(ERANGE));
+        assert_eq!(job(op::IPU_FILL, 0, window - 1, 1).check(window), Ok(()));
+        // No wrap-around.
+        assert_eq!(
+            job(op::IPU_MEMCPY, u64::MAX - 8, 0, 64).check(window),
+            Err(ERANGE)
+        );
+        // Matrices: C is M*N*4 bytes.
+        let mut m = job(op::IPU_MATMUL_I8, 0, window - 16, 0);
+        (m.arg0, m.arg1, m.arg2) = (2, 2, 2);
+        assert_eq!(m.check(window), Ok(()));
+        m.dst = window - 15;
+        assert_eq!(m.check(window), Err(ERANGE));
+        // What the device rejects by itself (with a status) passes.
+        assert_eq!(job(op::IPU_FILL, 0, u64::MAX, 0).check(window), Ok(()));
+        assert_eq!(job(0x7f, u64::MAX, u64::MAX, 64).check(window), Ok(()));
+        (m.arg0, m.dst) = (0, u64::MAX);
+        assert_eq!(m.check(window), Ok(()));
+        // An empty window (the PF while VFs are enabled) takes no range.
+        assert_eq!(job(op::IPU_FILL, 0, 0, 1).check(0), Err(ERANGE));
+        assert_eq!(job(op::NOP, 0, 0, 0).check(0), Ok(()));
+    }
+
+    #[test]
+    fn job_abi_reserved_fields_and_transfers() {
+        let mut raw = [0u8; uapi::JOB_SIZE];
+        raw[0] = op::IPU_FILL as u8;
+        raw[16] = 0x40; // dst
+        raw[32] = 8; // len
+        raw[36] = 0xa5; // arg0
+        assert_eq!(
+            Job::decode(&raw).ok(),
+            Some(Job {
+                opcode: op::IPU_FILL,
+                dst: 0x40,
+                len: 8,
+                arg0: 0xa5,
+                ..Job::default()
+            })
+        );
+        Job::set_handle(&mut raw, 7);
+        // The handle is an output field: ignored on input.
+        assert!(Job::decode(&raw).is_ok());
+        raw[4] = 1; // flags
+        assert_eq!(Job::decode(&raw).err(), Some(EINVAL));
+        raw[4] = 0;
+        raw[63] = 1; // reserved
+        assert_eq!(Job::decode(&raw).err(), Some(EINVAL));
+
+        let mut x = [0u8; uapi::XFER_SIZE];
+        x[16] = 16; // len
+        x[0..8].copy_from_slice(&(64 * MIB - 16).to_le_bytes());
+        assert!(Transfer::decode(&x, 64 * MIB).is_ok());
+        x[0..8].copy_from_slice(&(64 * MIB - 15).to_le_bytes());
+        assert_eq!(Transfer::decode(&x, 64 * MIB).err(), Some(ERANGE));
+        x[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert_eq!(Transfer::decode(&x, 64 * MIB).err(), Some(ERANGE));
+        x[16] = 0;
+        assert_eq!(Transfer::decode(&x, 64 * MIB).err(), Some(EINVAL));
+        x[16] = 1;
+        x[24] = 1; // flags
+        assert_eq!(Transfer::decode(&x, 64 * MIB).err(), Some(EINVAL));
     }
 }

@@ -15,7 +15,7 @@ use kernel::{
 };
 
 use crate::{
-    card::Card,
+    card::{Card, PfInner},
     layout::MAX_VFS,
     protocol::{
         self, FaultInfo, Notification, ProtoError, RequestKind, ResetReason, ShutdownReason,
@@ -183,7 +183,6 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
     else {
         return;
     };
-    let seq = state.notify_seq;
     let vfs = &mut state.vfs[vf];
     vfs.faults = vfs.faults.saturating_add(1);
     vfs.faults_since_reset = vfs.faults_since_reset.saturating_add(1);
@@ -206,20 +205,43 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
         return;
     }
     vfs.faults_since_reset = 0;
-    state.notify_seq = seq.wrapping_add(1);
     dev_warn!(
         card.pdev,
         "VF {}: {} faults since its last reset: resetting it\n",
         vf,
         FAULTS_BEFORE_RESET
     );
-    send(
-        card,
-        vf,
-        &Notification::Reset(ResetReason::Fault).encode(seq),
-    );
+    notify_and_reset(card, &mut state, vf, ResetReason::Fault);
+}
+
+/// Tells VF `vf` that it is about to be reset (RESET_NOTIFY), gives it
+/// (bounded) time to read that, then resets the function: its jobs in
+/// flight are dropped, its memory is zeroed, the device reports the reset
+/// as a VF event (which starts the session over).
+fn notify_and_reset(card: &Card<'_>, state: &mut PfInner, vf: usize, why: ResetReason) {
+    let seq = state.notify_seq;
+    state.notify_seq = seq.wrapping_add(1);
+    send(card, vf, &Notification::Reset(why).encode(seq));
     wait_acked(card, vf..vf + 1);
     write_word(card, vf, regs::PFVF_VF_RESET, 1);
+}
+
+/// sysfs `reset_vf`: the administrator resets VF `vf` (e.g. the one of a
+/// wedged guest). `EINVAL` if it is not enabled.
+pub(crate) fn admin_reset(card: &Card<'_>, vf: usize) -> Result {
+    let mut state = card.state.lock();
+    if vf >= state.num_vfs {
+        dev_err!(
+            card.pdev,
+            "reset_vf: VF {} is not enabled ({} VFs)\n",
+            vf,
+            state.num_vfs
+        );
+        return Err(EINVAL);
+    }
+    dev_info!(card.pdev, "VF {}: reset by the administrator\n", vf);
+    notify_and_reset(card, &mut state, vf, ResetReason::Admin);
+    Ok(())
 }
 
 /// Tells every enabled VF that its device is about to disappear, and gives

@@ -26,6 +26,7 @@ use kernel::{
 };
 
 use crate::{
+    jobs::JobQueue,
     protocol::{
         self, Notification, Opcode, Pending, PfMessage, ProtoError, Reply, ResetReason, Resources,
         ShutdownReason, Version, MSG_WORDS,
@@ -33,12 +34,13 @@ use crate::{
     regs,
 };
 
-/// BAR 0 of a VF, sized so every register offset is checked at build time.
-pub(crate) type Bar0<'bound> = pci::Bar<'bound, { regs::BAR0_SIZE }>;
+pub(crate) use crate::jobs::Bar0;
 
 /// How long the VF waits for one reply before it sends the request again
 /// (with a new sequence number), as `mailbox.rst` suggests.
 const ATTEMPT_MS: i64 = 500;
+/// How long recovery waits for the reset the PF announced.
+const RESET_WAIT_MS: i64 = 1000;
 /// Total bound of one request, retries included.
 pub(crate) const REQUEST_MS: i64 = 2000;
 /// Pause before retrying a request the PF could not serve now (`EAGAIN`,
@@ -58,9 +60,12 @@ pub(crate) enum Phase {
     /// Between `reset_prepare` and `reset_done`: the registers must not be
     /// touched, the interrupt handler ignores the device.
     Quiesced,
-    /// The PF announced a SHUTDOWN or RESET_NOTIFY: the device is going away
-    /// or being reset under us; no more requests.
+    /// The PF announced a SHUTDOWN: the device is going away; no more
+    /// requests.
     GoingAway,
+    /// The PF announced a reset (RESET_NOTIFY): the IRQ thread waits for it
+    /// and runs the handshake again.
+    Recovering,
     /// The handshake failed after a reset; the device is unusable until it
     /// is reset again or the driver rebound.
     Failed,
@@ -74,6 +79,7 @@ impl Phase {
             Self::Ready => "ready",
             Self::Quiesced => "resetting",
             Self::GoingAway => "going-away",
+            Self::Recovering => "recovering",
             Self::Failed => "failed",
         }
     }
@@ -141,6 +147,9 @@ pub(crate) struct VfInner {
     pub(crate) retries: u32,
     /// Whether a notification was logged already (log once per binding).
     logged_notice: bool,
+    /// The PF announced a reset (RESET_NOTIFY): the IRQ thread recovers
+    /// once it has released the lock.
+    recover: bool,
 }
 
 impl VfInner {
@@ -158,6 +167,7 @@ impl VfInner {
             dropped: 0,
             retries: 0,
             logged_notice: false,
+            recover: false,
         }
     }
 
@@ -166,6 +176,16 @@ impl VfInner {
         self.pending = None;
         self.answer = None;
     }
+}
+
+/// The causes a VF driver serves: the mailbox's (vector 1) and the job
+/// queue's (vector 0).
+pub(crate) fn interrupts() -> regs::INT_ENABLE {
+    regs::INT_ENABLE::zeroed()
+        .with_mb_rx(true)
+        .with_mb_ack(true)
+        .with_job_done(true)
+        .with_q_error(true)
 }
 
 /// One bound MLU270 VF.
@@ -198,6 +218,10 @@ pub(crate) struct Vf<'bound> {
     pub(crate) state: debugfs::File<Mutex<VfInner>>,
     #[pin]
     answered: CondVar,
+    /// The job path (debugfs `jobs` shows it); see [`JobQueue`] for its
+    /// locking.
+    #[pin]
+    pub(crate) jobs: debugfs::File<JobQueue>,
     _debugfs: debugfs::Dir,
 }
 
@@ -207,6 +231,7 @@ impl<'bound> Vf<'bound> {
         pdev: &'bound pci::Device,
         bar: Bar0<'bound>,
         index: u32,
+        jobs: impl PinInit<JobQueue, Error>,
     ) -> Result<Arc<Self>> {
         let dir_name = CString::try_from_fmt(fmt!("mlu270_vf-{}", pdev.as_ref().name()))?;
         let dir = debugfs::Dir::new(&dir_name);
@@ -221,14 +246,16 @@ impl<'bound> Vf<'bound> {
                     &show_resources,
                 ),
                 answered <- new_condvar!(),
+                jobs <- dir.read_callback_file(c"jobs", jobs, &crate::jobs::show),
                 _debugfs: dir,
             }? Error),
             GFP_KERNEL,
         )
     }
 
-    /// Unmasks the mailbox causes (`MB_RX`, `MB_ACK`); the job causes come
-    /// with the job path.
+    /// Unmasks the mailbox causes (`MB_RX`, `MB_ACK`) and the job causes
+    /// (`JOB_DONE`, `Q_ERROR`, served by the queue's own vector): the VF
+    /// owns `INT_ENABLE` here, the job path only acknowledges its causes.
     fn enable_interrupts(&self) {
         // Forget mailbox causes raised before we listened (RW1C).
         self.bar.write_reg(
@@ -236,11 +263,7 @@ impl<'bound> Vf<'bound> {
                 .with_mb_rx(true)
                 .with_mb_ack(true),
         );
-        self.bar.write_reg(
-            regs::INT_ENABLE::zeroed()
-                .with_mb_rx(true)
-                .with_mb_ack(true),
-        );
+        self.bar.write_reg(interrupts());
     }
 
     /// Threaded IRQ handler of the mailbox vector. Returns whether there was
@@ -251,13 +274,70 @@ impl<'bound> Vf<'bound> {
             return false;
         }
         let status = self.bar.read(regs::INT_STATUS);
-        let causes: u32 = status.into();
+        // Only the mailbox causes: the job causes belong to the queue's vector.
+        let mine = regs::INT_STATUS::zeroed()
+            .with_mb_rx(status.mb_rx())
+            .with_mb_ack(status.mb_ack());
+        let causes: u32 = mine.into();
         if causes != 0 {
             // Acknowledge first: a message arriving while we read re-triggers.
-            self.bar.write_reg(status);
+            self.bar.write_reg(mine);
         }
         let received = self.receive(&mut inner);
+        if core::mem::take(&mut inner.recover) {
+            drop(inner);
+            self.recover();
+        }
         causes != 0 || received
+    }
+
+    /// After a RESET_NOTIFY: waits (bounded) for the PF's reset of the
+    /// function (`SCRATCH`, set by every handshake, clears), restarts the job
+    /// queue (its jobs in flight fail with `RESET`) and runs the handshake
+    /// again. Runs in the mailbox IRQ thread: the handshake's waits poll the
+    /// mailbox themselves. An FLR (`reset_prepare`, which waits for this
+    /// thread) takes over if it comes first.
+    fn recover(&self) {
+        let start = Instant::<Monotonic>::now();
+        while u32::from(self.bar.read(regs::SCRATCH)) != 0 {
+            if start.elapsed().as_millis() >= RESET_WAIT_MS {
+                dev_warn!(
+                    self.pdev,
+                    "VF {}: the PF announced a reset but did not reset the VF within {} ms\n",
+                    self.index,
+                    RESET_WAIT_MS
+                );
+                break;
+            }
+            kernel::time::delay::fsleep(Delta::from_millis(5));
+        }
+        if self.state.lock().phase != Phase::Recovering {
+            return;
+        }
+        self.jobs.pause(&self.bar);
+        if let Err(e) = self.jobs.start(&self.bar) {
+            dev_err!(
+                self.pdev,
+                "VF {}: the job queue did not restart after the PF's reset ({:?})\n",
+                self.index,
+                e
+            );
+        }
+        match self.session(true) {
+            Ok(()) => dev_info!(self.pdev, "VF {}: recovered from the PF's reset\n", self.index),
+            Err(e) => {
+                let mut inner = self.state.lock();
+                if inner.phase != Phase::Quiesced {
+                    dev_err!(
+                        self.pdev,
+                        "VF {}: handshake after the PF's reset failed ({:?}); the VF is offline\n",
+                        self.index,
+                        e
+                    );
+                    inner.phase = Phase::Failed;
+                }
+            }
+        }
     }
 
     /// Copies and acknowledges a message from the PF, if one is waiting, and
@@ -301,12 +381,20 @@ impl<'bound> Vf<'bound> {
     fn notified(&self, inner: &mut VfInner, n: Notification) {
         inner.notifications = inner.notifications.saturating_add(1);
         inner.notice = Some(n);
+        let reset = matches!(n, Notification::Reset(_));
         if inner.phase != Phase::Quiesced {
-            inner.phase = Phase::GoingAway;
+            if reset && inner.phase != Phase::GoingAway {
+                inner.phase = Phase::Recovering;
+                inner.recover = true;
+            } else {
+                inner.phase = Phase::GoingAway;
+            }
         }
         inner.cancel();
         self.answered.notify_all();
-        if core::mem::replace(&mut inner.logged_notice, true) {
+        // Resets are logged each time (the PF decides them, rarely); the
+        // rest once per binding.
+        if !reset && core::mem::replace(&mut inner.logged_notice, true) {
             return;
         }
         let what = match n {
@@ -323,9 +411,14 @@ impl<'bound> Vf<'bound> {
         };
         dev_info!(
             self.pdev,
-            "VF {}: PF notification ({}); the device is going away\n",
+            "VF {}: PF notification ({}); {}\n",
             self.index,
-            what
+            what,
+            if reset {
+                "recovering after the reset"
+            } else {
+                "the device is going away"
+            }
         );
     }
 
@@ -414,10 +507,19 @@ impl<'bound> Vf<'bound> {
     }
 
     /// HELLO (v1..v2), then GET_RESOURCES; logs the slice in one line. Used
-    /// at probe and after a reset.
+    /// at probe and after an FLR.
     pub(crate) fn handshake(&self) -> Result {
+        self.session(false)
+    }
+
+    /// The handshake; `unless_quiesced`: not if an FLR started meanwhile
+    /// (recovery from the PF's reset).
+    fn session(&self, unless_quiesced: bool) -> Result {
         {
             let mut inner = self.state.lock();
+            if unless_quiesced && inner.phase == Phase::Quiesced {
+                return Err(EAGAIN);
+            }
             inner.phase = Phase::Starting;
             inner.version = None;
             inner.resources = None;
@@ -473,6 +575,9 @@ impl<'bound> Vf<'bound> {
         if inner.phase == Phase::Starting {
             inner.phase = Phase::Ready;
         }
+        // Cleared by a reset of the function: how recovery sees the PF's
+        // reset happen.
+        self.bar.write_reg(regs::SCRATCH::from(1));
         inner.version = Some(version);
         inner.resources = Some(res);
         inner.handshakes = inner.handshakes.saturating_add(1);

@@ -1,0 +1,796 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The job path of one function (the PF's whole card, or a VF's slice): the
+//! submission and completion rings in coherent DMA memory, the bookkeeping
+//! of the jobs of every open file, completions, and the bounce buffer that
+//! moves user data in and out of the function's memory window.
+//!
+//! See `Documentation/accel/mlu270/job-uapi.rst` for the user view and
+//! `hardware.rst` ("Engines and the job path") for the device.
+
+// Each driver uses the parts of its own side.
+#![allow(dead_code, unreachable_pub)]
+
+use kernel::{
+    device::{self, Bound},
+    dma::Coherent,
+    io::{io_project, io_read, io_write, Io},
+    new_condvar, new_mutex, pci,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        atomic::{AtomicFlag, Full, Release},
+        CondVar, CondVarTimeoutResult, Mutex, MutexGuard,
+    },
+    time::{msecs_to_jiffies, Instant, Monotonic},
+    uaccess::{UserPtr, UserSlice},
+};
+
+use crate::{
+    regs,
+    uapi::{self, op, status, Job, Outcome, Transfer},
+};
+
+/// BAR 0 of either function type.
+pub(crate) type Bar0<'bound> = pci::Bar<'bound, { regs::BAR0_SIZE }>;
+
+/// Ring slots; one is always left free, so `RING_SLOTS - 1` jobs fly.
+pub const RING_SLOTS: usize = 256;
+/// A descriptor is 64 bytes (8 words), a completion record 32 (4 words).
+const DESC_WORDS: usize = 8;
+const RECORD_WORDS: usize = 4;
+/// Jobs an open file may have that it has not waited for yet.
+pub const MAX_JOBS_PER_FILE: usize = 64;
+/// Size of the bounce buffer of `MLU270_IOCTL_WRITE`/`READ`.
+const BOUNCE_BYTES: usize = 256 << 10;
+/// Longest a kernel-internal bounce job may take (16 MiB at a quarter
+/// slice is about 270 ms of device time).
+const BOUNCE_TIMEOUT_MS: u32 = 10_000;
+/// A sleeping waiter also polls the device this often, so a lost interrupt
+/// only delays a completion.
+const POLL_MS: u32 = 100;
+/// How long a submitter waits for a queue that is being reset.
+const RESTART_WAIT_MS: u32 = 5_000;
+
+/// Who owns a job: an open file, or the kernel (bounce transfers).
+pub type ClientId = u64;
+const KERNEL_CLIENT: ClientId = 0;
+
+/// A job in flight, by ring slot.
+#[derive(Clone, Copy)]
+struct InFlight {
+    client: ClientId,
+    handle: u64,
+    tag: u64,
+}
+
+/// A job not yet collected by its owner.
+#[derive(Clone, Copy)]
+struct Record {
+    client: ClientId,
+    handle: u64,
+    outcome: Option<Outcome>,
+}
+
+/// Why the queue does not take jobs.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Stopped {
+    /// Not started yet, or being reset: submitters wait (bounded).
+    Paused,
+    /// The PF's native queue while VFs are enabled (`EBUSY`).
+    Blocked,
+    /// The function is unbinding (`ENODEV`).
+    Gone,
+}
+
+/// Counters, shown in debugfs.
+#[derive(Clone, Copy, Default)]
+pub struct JobStats {
+    pub submitted: u64,
+    pub completed: u64,
+    pub failed: u64,
+    pub cancelled: u64,
+    pub queue_errors: u64,
+    pub restarts: u64,
+}
+
+struct QueueState {
+    stopped: Option<Stopped>,
+    /// Next slot to fill, next slot to complete (software's copies).
+    tail: u32,
+    head: u32,
+    slots: KVec<Option<InFlight>>,
+    records: KVec<Record>,
+    next_tag: u64,
+    next_client: ClientId,
+    next_handle: u64,
+    /// Size of the function's memory window, bytes (from `SLICE_MEM_MB`).
+    window: u64,
+    stats: JobStats,
+}
+
+impl QueueState {
+    fn in_flight(&self) -> u32 {
+        self.tail.wrapping_sub(self.head) % RING_SLOTS as u32
+    }
+
+    fn files_jobs(&self, client: ClientId) -> usize {
+        self.records.iter().filter(|r| r.client == client).count()
+    }
+
+    fn finish(&mut self, client: ClientId, handle: u64, outcome: Outcome) {
+        if let Some(rec) = self
+            .records
+            .iter_mut()
+            .find(|r| r.client == client && r.handle == handle)
+        {
+            rec.outcome = Some(outcome);
+        }
+        match outcome.status {
+            status::OK => self.stats.completed += 1,
+            status::RESET | status::QUEUE_ERROR | status::GONE => self.stats.cancelled += 1,
+            _ => self.stats.failed += 1,
+        }
+    }
+
+    /// Fails every job in flight with `status` and empties the ring.
+    fn cancel_all(&mut self, why: u32) {
+        for i in 0..RING_SLOTS {
+            let job = self.slots.get_mut(i).and_then(Option::take);
+            if let Some(job) = job {
+                self.finish(job.client, job.handle, Outcome::failed(why));
+            }
+        }
+        self.head = 0;
+        self.tail = 0;
+    }
+}
+
+/// The job queue of one function.
+///
+/// # Locking and lifetimes
+///
+/// Embedded in the function's driver data (`Vf`/`Card`), so it lives as
+/// long as the binding; open files reach it only through the misc device's
+/// registration handle, which the driver drops (after [`JobQueue::shutdown`]
+/// woke every waiter) before the queue.
+///
+/// `state` (a [`Mutex`]) covers the ring indices, the slot table, the
+/// records of every file, the queue registers (`Q_*`) and the descriptor
+/// ring. It is taken by submitters and waiters (ioctls), by the queue's IRQ
+/// thread and by the reset hooks; it is only held across sleeps inside
+/// [`CondVar`] waits. `changed` is notified, with `state` held, whenever a
+/// job completes, a slot frees or the queue stops or starts. `bounce` (the
+/// buffer) belongs to whoever holds `transfer`; `transfer` is taken before
+/// `state`, never the other way round.
+#[pin_data]
+pub(crate) struct JobQueue {
+    dev: ARef<device::Device>,
+    /// "PF" or "VF n", for log lines.
+    who: &'static str,
+    /// The owner's `INT_ENABLE`, restored after a reset the driver was not
+    /// told about (which clears it).
+    int_enable: u32,
+    sq: Coherent<[u64]>,
+    cq: Coherent<[u64]>,
+    bounce: Coherent<[u8]>,
+    #[pin]
+    state: Mutex<QueueState>,
+    #[pin]
+    changed: CondVar,
+    #[pin]
+    transfer: Mutex<()>,
+}
+
+fn jiffies(ms: u32) -> kernel::time::Jiffies {
+    msecs_to_jiffies(ms)
+}
+
+impl JobQueue {
+    /// Allocates the rings and the bounce buffer. The queue starts paused;
+    /// [`JobQueue::start`] programs the device.
+    pub(crate) fn new(
+        dev: &device::Device<Bound>,
+        who: &'static str,
+        int_enable: regs::INT_ENABLE,
+    ) -> Result<impl PinInit<Self, Error>> {
+        let sq = Coherent::<u64>::zeroed_slice(dev, RING_SLOTS * DESC_WORDS, GFP_KERNEL)?;
+        let cq = Coherent::<u64>::zeroed_slice(dev, RING_SLOTS * RECORD_WORDS, GFP_KERNEL)?;
+        let bounce = Coherent::<u8>::zeroed_slice(dev, BOUNCE_BYTES, GFP_KERNEL)?;
+        let mut slots = KVec::with_capacity(RING_SLOTS, GFP_KERNEL)?;
+        for _ in 0..RING_SLOTS {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        let devref: ARef<device::Device> = dev.into();
+        Ok(try_pin_init!(Self {
+            dev: devref,
+            who,
+            int_enable: int_enable.into(),
+            sq,
+            cq,
+            bounce,
+            state <- new_mutex!(QueueState {
+                stopped: Some(Stopped::Paused),
+                tail: 0,
+                head: 0,
+                slots,
+                records: KVec::new(),
+                next_tag: 1,
+                next_client: KERNEL_CLIENT + 1,
+                next_handle: 1,
+                window: 0,
+                stats: JobStats::default(),
+            }),
+            changed <- new_condvar!(),
+            transfer <- new_mutex!(()),
+        }? Error))
+    }
+
+    /// A new open file.
+    pub(crate) fn new_client(&self) -> ClientId {
+        let mut st = self.state.lock();
+        let id = st.next_client;
+        st.next_client += 1;
+        id
+    }
+
+    /// An open file closes: forget its jobs. Jobs still in flight complete
+    /// on the device and are dropped then.
+    pub(crate) fn drop_client(&self, client: ClientId) {
+        let mut st = self.state.lock();
+        st.records.retain(|r| r.client != client);
+        for job in st.slots.iter_mut().flatten() {
+            if job.client == client {
+                job.client = KERNEL_CLIENT;
+                job.handle = 0;
+            }
+        }
+    }
+
+    pub(crate) fn stats(&self) -> (JobStats, u32, Option<Stopped>) {
+        let st = self.state.lock();
+        (st.stats, st.in_flight(), st.stopped)
+    }
+
+    pub(crate) fn window(&self) -> u64 {
+        self.state.lock().window
+    }
+
+    fn program(&self, bar: &Bar0<'_>, window_mb: u32) {
+        let sq = self.sq.dma_address();
+        let cq = self.cq.dma_address();
+        bar.write_reg(regs::Q_CTRL::zeroed());
+        bar.write_reg(regs::Q_BASE_LO::from(sq as u32));
+        bar.write_reg(regs::Q_BASE_HI::from((sq >> 32) as u32));
+        bar.write_reg(regs::CQ_BASE_LO::from(cq as u32));
+        bar.write_reg(regs::CQ_BASE_HI::from((cq >> 32) as u32));
+        bar.write_reg(regs::Q_SIZE::from(RING_SLOTS as u32));
+        bar.write_reg(regs::Q_CTRL::zeroed().with_enable(true));
+        let _ = window_mb;
+    }
+
+    /// Programs the rings and starts taking jobs (probe, after a reset).
+    /// Jobs that were in flight are failed with `RESET`.
+    pub(crate) fn start(&self, bar: &Bar0<'_>) -> Result {
+        let mut st = self.state.lock();
+        if st.stopped == Some(Stopped::Gone) {
+            return Err(ENODEV);
+        }
+        st.cancel_all(status::RESET);
+        let window_mb: u32 = bar.read(regs::SLICE_MEM_MB).into();
+        self.program(bar, window_mb);
+        let q = bar.read(regs::Q_STATUS);
+        if bool::from(q.stopped()) || !bool::from(q.enabled()) {
+            let err: u32 = bar.read(regs::Q_ERROR).into();
+            dev_err!(
+                self.dev,
+                "{}: the job queue did not start (Q_ERROR {})\n",
+                self.who,
+                err
+            );
+            return Err(EIO);
+        }
+        st.window = u64::from(window_mb) << 20;
+        if st.stopped == Some(Stopped::Paused) {
+            st.stopped = None;
+        }
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Stops the queue before a reset: the device aborts the job it runs,
+    /// every job in flight fails with `RESET`, submitters wait for
+    /// [`JobQueue::start`].
+    pub(crate) fn pause(&self, bar: &Bar0<'_>) {
+        let mut st = self.state.lock();
+        if st.stopped == Some(Stopped::Gone) {
+            return;
+        }
+        bar.write_reg(regs::Q_CTRL::zeroed());
+        st.cancel_all(status::RESET);
+        if st.stopped.is_none() {
+            st.stopped = Some(Stopped::Paused);
+        }
+        self.changed.notify_all();
+    }
+
+    /// The function is unbinding: stop the device's queue, cancel every job
+    /// and wake every waiter; nothing is accepted afterwards.
+    pub(crate) fn shutdown(&self, bar: &Bar0<'_>) {
+        let mut st = self.state.lock();
+        bar.write_reg(regs::Q_CTRL::zeroed());
+        st.cancel_all(status::GONE);
+        st.stopped = Some(Stopped::Gone);
+        self.changed.notify_all();
+    }
+
+    /// Refuses (`blocked`) or accepts native jobs again (the PF while VFs
+    /// are enabled). Blocking fails with `EBUSY` while jobs are in flight.
+    pub(crate) fn set_blocked(&self, blocked: bool) -> Result {
+        let mut st = self.state.lock();
+        match (blocked, st.stopped) {
+            (_, Some(Stopped::Gone)) => return Err(ENODEV),
+            (true, _) if st.in_flight() != 0 => return Err(EBUSY),
+            (true, _) => st.stopped = Some(Stopped::Blocked),
+            (false, Some(Stopped::Blocked)) => st.stopped = None,
+            (false, _) => {}
+        }
+        self.changed.notify_all();
+        Ok(())
+    }
+
+    /// Collects the completion records the device wrote; returns whether
+    /// there was anything to do. Called by the IRQ thread (vector 0) and by
+    /// waiters that poll.
+    pub(crate) fn service(&self, bar: &Bar0<'_>) -> bool {
+        let int = bar.read(regs::INT_STATUS);
+        let mine = regs::INT_STATUS::zeroed()
+            .with_job_done(int.job_done())
+            .with_q_error(int.q_error());
+        if u32::from(mine) != 0 {
+            bar.write_reg(mine);
+        }
+        let mut st = self.state.lock();
+        let reaped = self.reap(bar, &mut st);
+        u32::from(mine) != 0 || reaped
+    }
+
+    fn reap(&self, bar: &Bar0<'_>, st: &mut QueueState) -> bool {
+        if st.stopped.is_some_and(|s| s != Stopped::Blocked) {
+            return false;
+        }
+        let hw_head: u32 = bar.read(regs::Q_HEAD).into();
+        let mut any = false;
+        while st.head != hw_head % RING_SLOTS as u32 && st.head != st.tail {
+            let slot = st.head as usize;
+            let outcome = self.read_record(slot);
+            if let Some(job) = st.slots.get_mut(slot).and_then(Option::take) {
+                let outcome = match outcome {
+                    Some((tag, o)) if tag == job.tag => o,
+                    _ => Outcome::failed(status::BAD_RECORD),
+                };
+                st.finish(job.client, job.handle, outcome);
+            }
+            st.head = (st.head + 1) % RING_SLOTS as u32;
+            any = true;
+        }
+        let q = bar.read(regs::Q_STATUS);
+        if bool::from(q.stopped()) || !bool::from(q.enabled()) {
+            // A ring DMA error, or a reset we were not told about (the PF's
+            // VF_RESET clears the queue registers): fail what is left and
+            // start over.
+            let err: u32 = bar.read(regs::Q_ERROR).into();
+            let why = if bool::from(q.stopped()) {
+                status::QUEUE_ERROR
+            } else {
+                status::RESET
+            };
+            st.stats.queue_errors += 1;
+            log_restart(
+                &self.dev,
+                self.who,
+                err,
+                st.in_flight(),
+                why == status::QUEUE_ERROR,
+            );
+            st.cancel_all(why);
+            if why == status::RESET {
+                bar.write_reg(regs::INT_ENABLE::from(self.int_enable));
+            }
+            let window_mb: u32 = bar.read(regs::SLICE_MEM_MB).into();
+            self.program(bar, window_mb);
+            st.window = u64::from(window_mb) << 20;
+            st.stats.restarts += 1;
+            any = true;
+        }
+        if any {
+            self.changed.notify_all();
+        }
+        any
+    }
+
+    fn read_record(&self, slot: usize) -> Option<(u64, Outcome)> {
+        let base = slot * RECORD_WORDS;
+        let word =
+            |i: usize| -> Result<u64> { Ok(u64::from_le(io_read!(&self.cq, [try: base + i]))) };
+        let read = || -> Result<(u64, Outcome)> {
+            let tag = word(0)?;
+            let st_seq = word(1)?;
+            Ok((
+                tag,
+                Outcome {
+                    status: st_seq as u32,
+                    result: word(2)?,
+                    duration_ns: word(3)?,
+                },
+            ))
+        };
+        read().ok()
+    }
+
+    fn write_desc(&self, slot: usize, job: &Job, tag: u64) -> Result {
+        let base = slot * DESC_WORDS;
+        let words = [
+            u64::from(job.opcode),
+            tag,
+            job.src,
+            job.dst,
+            job.aux,
+            u64::from(job.len) | (u64::from(job.arg0) << 32),
+            u64::from(job.arg1) | (u64::from(job.arg2) << 32),
+            0,
+        ];
+        for (i, w) in words.into_iter().enumerate() {
+            io_write!(&self.sq, [try: base + i], w.to_le());
+        }
+        Ok(())
+    }
+
+    /// Waits until the queue takes jobs; `EBUSY`/`ENODEV`/`EIO` if it
+    /// will not.
+    fn wait_running<'a>(&'a self, st: &mut MutexGuard<'a, QueueState>) -> Result {
+        let deadline = Instant::<Monotonic>::now();
+        loop {
+            match st.stopped {
+                None => return Ok(()),
+                Some(Stopped::Gone) => return Err(ENODEV),
+                Some(Stopped::Blocked) => return Err(EBUSY),
+                Some(Stopped::Paused) => {}
+            }
+            if deadline.elapsed().as_millis() >= i64::from(RESTART_WAIT_MS) {
+                return Err(EIO);
+            }
+            if let CondVarTimeoutResult::Signal { .. } = self
+                .changed
+                .wait_interruptible_timeout(st, jiffies(POLL_MS))
+            {
+                return Err(EINTR);
+            }
+        }
+    }
+
+    /// Queues `job` for `client`; returns its handle.
+    fn submit_locked<'a>(
+        &'a self,
+        bar: &Bar0<'_>,
+        st: &mut MutexGuard<'a, QueueState>,
+        client: ClientId,
+        job: &Job,
+    ) -> Result<u64> {
+        loop {
+            self.wait_running(st)?;
+            if st.in_flight() < RING_SLOTS as u32 - 1 {
+                break;
+            }
+            // Ring full: a completion frees a slot.
+            self.reap(bar, st);
+            if st.in_flight() < RING_SLOTS as u32 - 1 {
+                break;
+            }
+            if let CondVarTimeoutResult::Signal { .. } = self
+                .changed
+                .wait_interruptible_timeout(st, jiffies(POLL_MS))
+            {
+                return Err(EINTR);
+            }
+        }
+        st.records.reserve(1, GFP_KERNEL)?;
+        let tag = st.next_tag;
+        let handle = st.next_handle;
+        let slot = st.tail as usize;
+        self.write_desc(slot, job, tag)?;
+        st.next_tag += 1;
+        st.next_handle += 1;
+        if let Some(s) = st.slots.get_mut(slot) {
+            *s = Some(InFlight {
+                client,
+                handle,
+                tag,
+            });
+        }
+        st.records.push(
+            Record {
+                client,
+                handle,
+                outcome: None,
+            },
+            GFP_KERNEL,
+        )?;
+        st.tail = (st.tail + 1) % RING_SLOTS as u32;
+        st.stats.submitted += 1;
+        // The descriptor writes above are ordered before this MMIO write.
+        bar.write_reg(regs::Q_TAIL::from(st.tail));
+        Ok(handle)
+    }
+
+    /// `MLU270_IOCTL_SUBMIT`: checks and queues a user job.
+    pub(crate) fn submit(&self, bar: &Bar0<'_>, client: ClientId, job: &Job) -> Result<u64> {
+        let mut st = self.state.lock();
+        if st.files_jobs(client) >= MAX_JOBS_PER_FILE {
+            return Err(EBUSY);
+        }
+        self.wait_running(&mut st)?;
+        job.check(st.window)?;
+        self.submit_locked(bar, &mut st, client, job)
+    }
+
+    /// `MLU270_IOCTL_WAIT`: waits up to `timeout_ms` for a job of `client`
+    /// and collects its outcome (`EAGAIN` with 0 ms, `ETIMEDOUT` later; the
+    /// job stays pending then). `EINVAL` for a handle the file does not
+    /// have.
+    pub(crate) fn wait(
+        &self,
+        bar: &Bar0<'_>,
+        client: ClientId,
+        handle: u64,
+        timeout_ms: u32,
+    ) -> Result<Outcome> {
+        let start = Instant::<Monotonic>::now();
+        let mut st = self.state.lock();
+        loop {
+            let pos = st
+                .records
+                .iter()
+                .position(|r| r.client == client && r.handle == handle)
+                .ok_or(EINVAL)?;
+            if let Some(outcome) = st.records.get(pos).and_then(|r| r.outcome) {
+                let _ = st.records.remove(pos);
+                return Ok(outcome);
+            }
+            // Polls the device: a lost interrupt only delays us.
+            self.reap(bar, &mut st);
+            if st.records.get(pos).is_some_and(|r| r.outcome.is_some()) {
+                continue;
+            }
+            let elapsed = start.elapsed().as_millis();
+            if elapsed >= i64::from(timeout_ms) {
+                return Err(if timeout_ms == 0 { EAGAIN } else { ETIMEDOUT });
+            }
+            let left = u32::try_from(i64::from(timeout_ms) - elapsed).unwrap_or(POLL_MS);
+            if let CondVarTimeoutResult::Signal { .. } = self
+                .changed
+                .wait_interruptible_timeout(&mut st, jiffies(left.min(POLL_MS)))
+            {
+                return Err(EINTR);
+            }
+        }
+    }
+
+    /// Runs one kernel job on the bounce buffer and waits for it.
+    fn bounce_job(&self, bar: &Bar0<'_>, job: &Job) -> Result {
+        let handle = {
+            let mut st = self.state.lock();
+            self.submit_locked(bar, &mut st, KERNEL_CLIENT, job)?
+        };
+        let outcome = match self.wait(bar, KERNEL_CLIENT, handle, BOUNCE_TIMEOUT_MS) {
+            Ok(o) => o,
+            Err(e) => {
+                // The device may still use the bounce buffer: stop the
+                // queue before anyone reuses it.
+                dev_err!(
+                    self.dev,
+                    "{}: a bounce transfer did not complete ({:?}); restarting the queue\n",
+                    self.who,
+                    e
+                );
+                self.pause(bar);
+                self.drop_client(KERNEL_CLIENT);
+                let _ = self.start(bar);
+                return Err(if e == EINTR { EINTR } else { ETIMEDOUT });
+            }
+        };
+        match outcome.status {
+            status::OK => Ok(()),
+            status::OUT_OF_SLICE => Err(ERANGE),
+            status::RESET | status::GONE | status::QUEUE_ERROR | status::ABORTED => Err(EIO),
+            _ => Err(EIO),
+        }
+    }
+
+    /// `MLU270_IOCTL_WRITE`/`READ`: copies between user memory and the
+    /// window through the bounce buffer, a chunk at a time.
+    pub(crate) fn transfer(
+        &self,
+        bar: &Bar0<'_>,
+        raw: &[u8; uapi::XFER_SIZE],
+        to_device: bool,
+    ) -> Result {
+        let window = {
+            let mut st = self.state.lock();
+            self.wait_running(&mut st)?;
+            st.window
+        };
+        let xfer = Transfer::decode(raw, window)?;
+        let _owner = self.transfer.lock();
+        let mut done: u64 = 0;
+        let mut chunk_buf = KVVec::<u8>::new();
+        while done < xfer.len {
+            let n = (xfer.len - done).min(BOUNCE_BYTES as u64) as usize;
+            let user = UserPtr::from_addr(
+                usize::try_from(xfer.user_addr.checked_add(done).ok_or(EFAULT)?)
+                    .map_err(|_| EFAULT)?,
+            );
+            let host = self.bounce.dma_address();
+            let dev_addr = xfer.dev_addr + done;
+            if to_device {
+                chunk_buf.clear();
+                chunk_buf.resize(n, 0, GFP_KERNEL)?;
+                UserSlice::new(user, n)
+                    .reader()
+                    .read_slice(&mut chunk_buf)?;
+                io_project!(&self.bounce, [try: 0..n]).copy_from_slice(&chunk_buf);
+                self.bounce_job(
+                    bar,
+                    &Job {
+                        opcode: op::DMA_H2D,
+                        src: host,
+                        dst: dev_addr,
+                        len: n as u32,
+                        ..Job::default()
+                    },
+                )?;
+            } else {
+                self.bounce_job(
+                    bar,
+                    &Job {
+                        opcode: op::DMA_D2H,
+                        src: dev_addr,
+                        dst: host,
+                        len: n as u32,
+                        ..Job::default()
+                    },
+                )?;
+                UserSlice::new(user, n)
+                    .writer()
+                    .write_dma(&self.bounce, 0, n)?;
+            }
+            done += n as u64;
+        }
+        Ok(())
+    }
+}
+
+fn log_restart(dev: &device::Device, who: &str, err: u32, lost: u32, stopped: bool) {
+    if stopped {
+        dev_warn!(
+            dev,
+            "{}: the job queue stopped (Q_ERROR {}); {} jobs failed, queue restarted\n",
+            who,
+            err,
+            lost
+        );
+    } else {
+        dev_warn!(
+            dev,
+            "{}: the job queue was reset by the device; {} jobs failed, queue restarted\n",
+            who,
+            lost
+        );
+    }
+}
+
+/// Handles one ioctl of a job node (the PF's or a VF's) for `client`.
+/// `info` describes the function (`ENODEV` while it has no slice).
+pub(crate) fn ioctl(
+    queue: &JobQueue,
+    bar: &Bar0<'_>,
+    client: ClientId,
+    info: impl FnOnce() -> Result<uapi::Info>,
+    cmd: u32,
+    arg: usize,
+) -> Result<isize> {
+    let user = UserPtr::from_addr(arg);
+    match cmd {
+        uapi::IOCTL_INFO => {
+            let mut info = info()?;
+            info.ring_slots = RING_SLOTS as u32;
+            info.max_jobs = MAX_JOBS_PER_FILE as u32;
+            UserSlice::new(user, uapi::INFO_SIZE)
+                .writer()
+                .write_slice(&info.encode())?;
+        }
+        uapi::IOCTL_SUBMIT => {
+            let (mut reader, mut writer) = UserSlice::new(user, uapi::JOB_SIZE).reader_writer();
+            let mut raw = [0u8; uapi::JOB_SIZE];
+            reader.read_slice(&mut raw)?;
+            let job = Job::decode(&raw)?;
+            let handle = queue.submit(bar, client, &job)?;
+            Job::set_handle(&mut raw, handle);
+            writer.write_slice(&raw)?;
+        }
+        uapi::IOCTL_WAIT => {
+            let (mut reader, mut writer) = UserSlice::new(user, uapi::WAIT_SIZE).reader_writer();
+            let mut raw = [0u8; uapi::WAIT_SIZE];
+            reader.read_slice(&mut raw)?;
+            let req = uapi::WaitRequest::decode(&raw);
+            let outcome = queue.wait(bar, client, req.handle, req.timeout_ms)?;
+            outcome.encode_into(&mut raw);
+            writer.write_slice(&raw)?;
+        }
+        uapi::IOCTL_WRITE | uapi::IOCTL_READ => {
+            let mut raw = [0u8; uapi::XFER_SIZE];
+            UserSlice::new(user, uapi::XFER_SIZE)
+                .reader()
+                .read_slice(&mut raw)?;
+            queue.transfer(bar, &raw, cmd == uapi::IOCTL_WRITE)?;
+        }
+        _ => return Err(ENOTTY),
+    }
+    Ok(0)
+}
+
+/// The names of one driver's job nodes (`/dev/<name>`), handed out first
+/// free: a name is the function's for as long as its driver is bound, and
+/// the PCI device's `job_node` attribute tells which one it got.
+pub(crate) struct NodeNames {
+    names: &'static [&'static CStr],
+    used: &'static [AtomicFlag],
+}
+
+/// A name taken from a [`NodeNames`]; given back on drop.
+pub(crate) struct NodeName {
+    pub(crate) name: &'static CStr,
+    flag: &'static AtomicFlag,
+}
+
+impl NodeNames {
+    pub(crate) const fn new(names: &'static [&'static CStr], used: &'static [AtomicFlag]) -> Self {
+        Self { names, used }
+    }
+
+    /// Takes the first free name; `ENOSPC` when all are taken.
+    pub(crate) fn take(&'static self) -> Result<NodeName> {
+        for (name, flag) in self.names.iter().zip(self.used) {
+            if !flag.xchg(true, Full) {
+                return Ok(NodeName { name, flag });
+            }
+        }
+        Err(ENOSPC)
+    }
+}
+
+impl Drop for NodeName {
+    fn drop(&mut self) {
+        self.flag.store(false, Release);
+    }
+}
+
+/// debugfs `jobs`: the queue's state and counters, one `key: value` a line.
+pub(crate) fn show(queue: &JobQueue, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    let (stats, in_flight, stopped) = queue.stats();
+    let state = match stopped {
+        None => "running",
+        Some(Stopped::Paused) => "paused",
+        Some(Stopped::Blocked) => "blocked",
+        Some(Stopped::Gone) => "gone",
+    };
+    writeln!(f, "state: {state}")?;
+    writeln!(f, "window_mb: {}", queue.window() >> 20)?;
+    writeln!(f, "in_flight: {in_flight}")?;
+    writeln!(f, "jobs_submitted: {}", stats.submitted)?;
+    writeln!(f, "jobs_completed: {}", stats.completed)?;
+    writeln!(f, "jobs_failed: {}", stats.failed)?;
+    writeln!(f, "jobs_cancelled: {}", stats.cancelled)?;
+    writeln!(f, "queue_errors: {}", stats.queue_errors)?;
+    writeln!(f, "queue_restarts: {}", stats.restarts)
+}

@@ -1,0 +1,294 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The job path, through the job nodes (/dev/mlu270-pf<n>, /dev/mlu270-vf<n>)
+# and the mlu270_job helper: the native node on the PF while no VF is
+# enabled; every default layout's VF nodes (slice, every engine op against
+# a reference, the cost of a slice); bad input; concurrent submitters;
+# isolation of the slices; an FLR of one VF during jobs on all four; unbind
+# of a VF and of the PF during jobs. Restores the PF's driver and
+# sriov_numvfs.
+DIR=$(dirname "$0")
+. "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
+JOB=$DIR/mlu270_job
+
+ktap_print_header
+pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
+[ -x "$JOB" ] || { ktap_skip_all "mlu270_job is not built"; exit "$KSFT_SKIP"; }
+sys=/sys/bus/pci/devices/$pf
+orig_driver=$(mlu270_driver_of "$pf")
+vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+
+restore() {
+	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
+		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
+	fi
+	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+}
+trap restore EXIT
+
+ktap_set_plan 28
+
+mark() { echo "jobs: mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/jobs: mark $1\$/,\$p"; }
+mark start
+
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
+sys=/sys/bus/pci/devices/$pf
+echo 0 >"$sys/sriov_numvfs"
+modprobe mlu270_vf
+
+# node BDF: the job node of a bound function.
+node() { echo "/dev/$(cat "/sys/bus/pci/devices/$1/job_node")"; }
+# info_is BDF KEY VALUE: the node's INFO says KEY=VALUE.
+info_is() { "$JOB" "$(node "$1")" info | grep -qx "$2=$3"; }
+
+pfnode=$(node "$pf")
+native_node() { [ -c "$pfnode" ] && mlu270_matches "$pfnode" '^/dev/mlu270-pf[0-3]$'; }
+ktap_test_result "the PF has a job node ($pfnode)" native_node
+native_info() {
+	info_is "$pf" function 0 && info_is "$pf" quarters 4 && info_is "$pf" mem_mb 256 &&
+		info_is "$pf" ipu_mask 0xffff && info_is "$pf" abi_version 1
+}
+ktap_test_result "native INFO: function 0, the whole card" native_info
+native_ops() { "$JOB" "$pfnode" ops; }
+ktap_test_result "native: every engine op matches the reference" native_ops
+native_errors() { "$JOB" "$pfnode" errors; }
+ktap_test_result "native: bad input gets the documented errno" native_errors
+# time BDF OP LEN: device time of one job, ns.
+jtime() { "$JOB" "$(node "$1")" time "$2" "$3"; }
+native_cost() { [ "$(jtime "$pf" memcpy 65536)" = 65536 ]; }
+ktap_test_result "native: the whole card copies 1 byte/ns" native_cost
+
+# Native jobs in flight keep the VFs off; then VFs keep native jobs off.
+"$JOB" "$pfnode" hold 3000 >/tmp/jobs.hold 2>&1 &
+holder=$!
+sleep 1
+busy_enable() {
+	local out
+	out=$(mlu270_write "$sys/sriov_numvfs" 4) && return 1
+	mlu270_matches "$out" "busy" &&
+		log_since start | grep -q "mlu270_pf $pf: cannot enable VFs while native jobs are in flight"
+}
+ktap_test_result "echo 4 with native jobs in flight fails with EBUSY" busy_enable
+wait "$holder"
+holder_ok() { grep -q " failed=0 " /tmp/jobs.hold && ! grep -q " ok=0 " /tmp/jobs.hold; }
+ktap_test_result "the native jobs completed" holder_ok
+
+echo 4 >"$sys/sriov_numvfs"
+native_blocked() {
+	local out
+	out=$("$JOB" "$pfnode" time nop 64 2>&1) && return 1
+	mlu270_matches "$out" "busy" && info_is "$pf" quarters 0 && info_is "$pf" mem_mb 0
+}
+ktap_test_result "with VFs enabled the native node refuses jobs (EBUSY)" native_blocked
+echo 0 >"$sys/sriov_numvfs"
+
+# layout N "Q0 Q1 .." "MB0 MB1 ..": every VF's node reports its slice and
+# runs every op; the cost of a memcpy scales with the slice.
+layout() {
+	local n=$1 quarters=$2 mbs=$3 i=0 vf q mb rc=0
+	echo "$n" >"$sys/sriov_numvfs" || return 1
+	for q in $quarters; do
+		mb=$(echo "$mbs" | cut -d' ' -f$((i + 1)))
+		vf=$(mlu270_vf_of "$pf" $i)
+		if ! info_is "$vf" function $((i + 1)) || ! info_is "$vf" quarters "$q" ||
+			! info_is "$vf" mem_mb "$mb" || ! info_is "$vf" protocol_version 2; then
+			echo "# VF $i: INFO is not a $q/4 slice of $mb MiB"
+			rc=1
+		elif ! "$JOB" "$(node "$vf")" ops; then
+			echo "# VF $i: ops failed"
+			rc=1
+		elif [ "$(jtime "$vf" memcpy 65536)" != $((65536 * 4 / q)) ]; then
+			echo "# VF $i: a 64 KiB memcpy took $(jtime "$vf" memcpy 65536) ns"
+			rc=1
+		fi
+		i=$((i + 1))
+	done
+	echo 0 >"$sys/sriov_numvfs"
+	return $rc
+}
+layout1() { layout 1 "4" "256"; }
+layout2() { layout 2 "2 2" "128 128"; }
+layout3() { layout 3 "2 1 1" "128 64 64"; }
+layout4() { layout 4 "1 1 1 1" "64 64 64 64"; }
+ktap_test_result "1 VF: INFO, every op, 1 byte/ns" layout1
+ktap_test_result "2 VFs: INFO, every op, 1/2 byte/ns" layout2
+ktap_test_result "3 VFs: INFO, every op, cost per slice" layout3
+ktap_test_result "4 VFs: INFO, every op, a quarter slice is 4x slower" layout4
+
+echo 4 >"$sys/sriov_numvfs"
+vf0=$(mlu270_vf_of "$pf" 0)
+vf1=$(mlu270_vf_of "$pf" 1)
+vf2=$(mlu270_vf_of "$pf" 2)
+vf3=$(mlu270_vf_of "$pf" 3)
+vf_nodes() {
+	[ -c "$(node "$vf0")" ] && [ -c "$(node "$vf3")" ] && [ "$(node "$vf0")" != "$(node "$vf3")" ]
+}
+ktap_test_result "each VF has its own job node" vf_nodes
+vf_errors() { "$JOB" "$(node "$vf2")" errors; }
+ktap_test_result "VF: bad input gets the documented errno" vf_errors
+
+# Isolation: VF 0 fills the start of its window; VF 1's window (freshly
+# zeroed by the device) does not see it, and neither can reach the other's.
+isolation() {
+	local mine theirs zeroes
+	"$JOB" "$(node "$vf0")" fill 0 0x5a 65536 || return 1
+	mine=$("$JOB" "$(node "$vf0")" crc 0 65536)
+	theirs=$("$JOB" "$(node "$vf1")" crc 0 65536)
+	"$JOB" "$(node "$vf2")" fill 0 0 65536 || return 1
+	zeroes=$("$JOB" "$(node "$vf2")" crc 0 65536)
+	echo "# CRC of 64 KiB: VF 0 (filled with 0x5a) $mine, VF 1 $theirs, zeroes $zeroes"
+	[ "$theirs" = "$zeroes" ] && [ "$mine" != "$theirs" ]
+}
+ktap_test_result "slices are isolated: VF 1 does not see VF 0's memory" isolation
+beyond() {
+	local out
+	out=$("$JOB" "$(node "$vf1")" fill $((64 << 20)) 0x5a 64 2>&1) && return 1
+	mlu270_matches "$out" "numerical result out of range\|ERANGE\|-34"
+}
+ktap_test_result "a VF cannot address past its window (ERANGE)" beyond
+
+# Concurrent submitters: two processes on each VF.
+concurrent() {
+	local i n=0 pids="" rc=0
+	for i in 0 1 2 3 0 1 2 3; do
+		n=$((n + 1))
+		"$JOB" "$(node "$(mlu270_vf_of "$pf" $i)")" stream 150 16384 >"/tmp/jobs.c$n.$$" 2>&1 &
+		pids="$pids $!"
+	done
+	for p in $pids; do wait "$p" || rc=1; done
+	grep -h . /tmp/jobs.c*.$$ | sed 's/^/# /'
+	grep -q "failed=[1-9]\|reset=[1-9]\|gone=[1-9]" /tmp/jobs.c*.$$ && rc=1
+	rm -f /tmp/jobs.c*.$$
+	return $rc
+}
+ktap_test_result "8 processes on 4 VFs: every job completes with the right data" concurrent
+
+# FLR of VF 1 while all four VFs run jobs: VF 1's jobs in flight fail with
+# RESET, the others notice nothing, VF 1 works again.
+flr_during_jobs() {
+	local i pids="" rc=0
+	for i in 0 1 2 3; do
+		"$JOB" "$(node "$(mlu270_vf_of "$pf" $i)")" hold 4000 >"/tmp/jobs.f$i" 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1.5
+	mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1 || rc=1
+	for p in $pids; do wait "$p" || rc=1; done
+	for i in 0 1 2 3; do echo "# VF $i: $(cat /tmp/jobs.f$i)"; done
+	grep -q " reset=[1-9].* failed=0 " /tmp/jobs.f1 || rc=1
+	for i in 0 2 3; do
+		grep -q " reset=0 gone=0 failed=0 .* wiped=0$" "/tmp/jobs.f$i" || rc=1
+		grep -q " ok=0 " "/tmp/jobs.f$i" && rc=1
+	done
+	return $rc
+}
+ktap_test_result "FLR of VF 1 during jobs: its jobs fail with RESET, the others complete" flr_during_jobs
+after_flr() { "$JOB" "$(node "$vf1")" ops; }
+ktap_test_result "VF 1 runs every op after its FLR" after_flr
+
+# The PF resets VF 2 (sysfs reset_vf) while VFs 0 and 2 run jobs: VF 2 is
+# told (RESET_NOTIFY), its jobs in flight fail with RESET, it comes back by
+# itself (new handshake, queue restarted); VF 0 notices nothing.
+mark pfreset
+pf_reset_during_jobs() {
+	local i pids="" rc=0
+	for i in 0 2; do
+		"$JOB" "$(node "$(mlu270_vf_of "$pf" $i)")" hold 4000 >"/tmp/jobs.r$i" 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1.5
+	mlu270_write "$sys/reset_vf" 2 || rc=1
+	for p in $pids; do wait "$p" || rc=1; done
+	for i in 0 2; do echo "# VF $i: $(cat /tmp/jobs.r$i)"; done
+	grep -q " reset=[1-9].* failed=0 " /tmp/jobs.r2 || rc=1
+	grep -q " reset=0 gone=0 failed=0 .* wiped=0$" /tmp/jobs.r0 || rc=1
+	grep -q " ok=0 " /tmp/jobs.r0 && rc=1
+	return $rc
+}
+ktap_test_result "PF reset of VF 2 during jobs: its jobs fail with RESET, VF 0 completes" pf_reset_during_jobs
+recovered() {
+	log_since pfreset | grep -q "mlu270_pf $pf: VF 2: reset by the administrator" &&
+		log_since pfreset | grep -q "mlu270_vf $vf2: VF 2: PF notification (reset by the administrator); recovering after the reset" &&
+		log_since pfreset | grep -q "mlu270_vf $vf2: VF 2: recovered from the PF's reset" &&
+		[ "$(cat "/sys/bus/pci/devices/$vf2/state")" = ready ] &&
+		"$JOB" "$(node "$vf2")" ops
+}
+ktap_test_result "VF 2 recovers by itself and runs every op" recovered
+bad_reset_vf() {
+	local out
+	out=$(mlu270_write "$sys/reset_vf" 7) && return 1
+	mlu270_matches "$out" "invalid argument" &&
+		log_since pfreset | grep -q "mlu270_pf $pf: reset_vf: VF 7 is not enabled (4 VFs)"
+}
+ktap_test_result "reset_vf of a VF that is not enabled fails with EINVAL" bad_reset_vf
+
+# Unbind a VF during jobs: the jobs end (GONE or ENODEV), no hang, and a
+# rebind brings the node back.
+mark unbind
+unbind_vf() {
+	local holder rc=0 node2
+	node2=$(node "$vf2")
+	"$JOB" "$node2" hold 5000 >/tmp/jobs.u 2>&1 &
+	holder=$!
+	sleep 1
+	echo "$vf2" >/sys/bus/pci/drivers/mlu270_vf/unbind || rc=1
+	wait "$holder"
+	echo "# $(cat /tmp/jobs.u)"
+	grep -q "gone=[1-9]\|enodev=[1-9]" /tmp/jobs.u || rc=1
+	[ -e "$node2" ] && rc=1
+	echo "$vf2" >/sys/bus/pci/drivers/mlu270_vf/bind || rc=1
+	info_is "$vf2" function 3 || rc=1
+	return $rc
+}
+ktap_test_result "unbinding a VF during jobs cancels them; rebinding works" unbind_vf
+
+# Disable the VFs while they run jobs.
+disable_busy() {
+	local i pids="" rc=0
+	for i in 0 3; do
+		"$JOB" "$(node "$(mlu270_vf_of "$pf" $i)")" hold 5000 >"/tmp/jobs.d$i" 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1
+	echo 0 >"$sys/sriov_numvfs" || rc=1
+	for p in $pids; do wait "$p"; done
+	for i in 0 3; do
+		echo "# VF $i: $(cat /tmp/jobs.d$i)"
+		grep -q "gone=[1-9]\|enodev=[1-9]" "/tmp/jobs.d$i" || rc=1
+	done
+	[ "$(mlu270_count_devices 0x0271)" = 0 ] || rc=1
+	return $rc
+}
+ktap_test_result "echo 0 while VFs run jobs: the jobs end, the VFs go away" disable_busy
+
+# Unbind the PF during native jobs, then bind it again.
+unbind_pf() {
+	local holder rc=0
+	"$JOB" "$pfnode" hold 5000 >/tmp/jobs.p 2>&1 &
+	holder=$!
+	sleep 1
+	echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/unbind || rc=1
+	wait "$holder"
+	echo "# $(cat /tmp/jobs.p)"
+	grep -q "gone=[1-9]\|enodev=[1-9]" /tmp/jobs.p || rc=1
+	echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind || rc=1
+	"$JOB" "$(node "$pf")" ops || rc=1
+	return $rc
+}
+ktap_test_result "unbinding the PF during native jobs cancels them; rebinding works" unbind_pf
+
+# The queue counters in debugfs.
+counters() {
+	grep -q "^jobs_submitted: [1-9]" "/sys/kernel/debug/mlu270_pf-$pf/jobs"
+}
+ktap_test_result "debugfs counts the native jobs" counters
+
+clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
+ktap_test_result "no warning in the kernel log" clean_log
+
+ktap_finished
