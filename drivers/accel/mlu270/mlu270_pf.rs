@@ -16,9 +16,8 @@ use core::fmt::Write;
 use kernel::{
     device::{attribute::SysfsBuffer, Bound, Core},
     dma::{Device as _, DmaMask},
-    fs::File,
     irq::{self, IrqReturn, ThreadedHandler},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, RegistrationHandle},
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     pci,
     prelude::*,
     sync::{atomic::AtomicFlag, Arc},
@@ -106,44 +105,29 @@ static NODE_NAMES: jobs::NodeNames = jobs::NodeNames::new(
     &NODE_USED,
 );
 
+/// The card's driver data type, for the native job node.
+struct CardType;
+
+impl jobs::FunctionType for CardType {
+    type Of<'a> = Card<'a>;
+}
+
+impl jobs::JobFunction for Card<'_> {
+    fn queue(&self) -> &jobs::JobQueue {
+        &self.jobs
+    }
+
+    fn bar(&self) -> &jobs::Bar0<'_> {
+        &self.bar
+    }
+
+    fn info(&self) -> Result<uapi::Info> {
+        Ok(self.native_info())
+    }
+}
+
 /// The native job node of a card (`/dev/mlu270-pf<n>`).
-struct PfNode;
-
-/// One open file of the native job node.
-struct JobFile {
-    handle: RegistrationHandle<PfNode>,
-    client: jobs::ClientId,
-}
-
-#[vtable]
-impl MiscDevice for PfNode {
-    type Ptr = KBox<JobFile>;
-    type RegistrationData<'a> = Arc<Card<'a>>;
-
-    fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile>> {
-        let handle = misc.handle();
-        let client = handle.with(|card| card.jobs.new_client())?;
-        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
-    }
-
-    fn release(this: KBox<JobFile>, _file: &File) {
-        // Nothing to forget once the card is gone.
-        let _ = this.handle.with(|card| card.jobs.drop_client(this.client));
-    }
-
-    fn ioctl(this: &JobFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        this.handle.with(|card| {
-            jobs::ioctl(
-                &card.jobs,
-                &card.bar,
-                this.client,
-                || Ok(card.native_info()),
-                cmd,
-                arg,
-            )
-        })?
-    }
-}
+type PfNode = jobs::JobNode<CardType>;
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -163,6 +147,56 @@ impl MluPfDriver {
 
     fn store_layout(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
         this.card.store_layout(pdev, input)
+    }
+
+    fn show_ipu_cores(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.card.caps.ipu_cores)?;
+        Ok(())
+    }
+
+    fn show_vpus(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.card.caps.vpus)?;
+        Ok(())
+    }
+
+    fn show_jpus(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.card.caps.jpus)?;
+        Ok(())
+    }
+
+    fn show_mem_mb(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(buf, "{}", this.card.caps.mem_mb)?;
+        Ok(())
+    }
+
+    fn show_protocol_version(
+        _pdev: &pci::Device<Bound>,
+        _this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        writeln!(
+            buf,
+            "{}-{}",
+            protocol::Version::MIN.as_u16(),
+            protocol::Version::MAX.as_u16()
+        )?;
+        Ok(())
     }
 
     fn store_reset_vf(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
@@ -188,6 +222,11 @@ kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
     read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
     read_only(c"job_node", MluPfDriver::show_job_node),
     write_only(c"reset_vf", MluPfDriver::store_reset_vf),
+    read_only(c"ipu_cores", MluPfDriver::show_ipu_cores),
+    read_only(c"vpus", MluPfDriver::show_vpus),
+    read_only(c"jpus", MluPfDriver::show_jpus),
+    read_only(c"mem_mb", MluPfDriver::show_mem_mb),
+    read_only(c"protocol_version", MluPfDriver::show_protocol_version),
 ]);
 
 #[vtable]

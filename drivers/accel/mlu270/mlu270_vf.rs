@@ -25,10 +25,9 @@ use core::fmt::Write;
 use kernel::{
     device::{Bound, Core},
     dma::{Device as _, DmaMask},
-    fs::File,
     io::Io,
     irq::{self, IrqReturn, ThreadedHandler},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration, RegistrationHandle},
+    miscdevice::{MiscDeviceOptions, MiscDeviceRegistration},
     pci,
     prelude::*,
     sync::{atomic::AtomicFlag, Arc},
@@ -105,36 +104,29 @@ static NODE_NAMES: jobs::NodeNames = jobs::NodeNames::new(
     &NODE_USED,
 );
 
+/// The VF's driver data type, for the job node.
+struct VfType;
+
+impl jobs::FunctionType for VfType {
+    type Of<'a> = Vf<'a>;
+}
+
+impl jobs::JobFunction for Vf<'_> {
+    fn queue(&self) -> &jobs::JobQueue {
+        &self.jobs
+    }
+
+    fn bar(&self) -> &jobs::Bar0<'_> {
+        &self.bar
+    }
+
+    fn info(&self) -> Result<uapi::Info> {
+        vf_info(self)
+    }
+}
+
 /// The job node of a VF (`/dev/mlu270-vf<n>`).
-struct VfNode;
-
-/// One open file of a job node: its jobs are known to the queue by `client`.
-struct JobFile {
-    handle: RegistrationHandle<VfNode>,
-    client: jobs::ClientId,
-}
-
-#[vtable]
-impl MiscDevice for VfNode {
-    type Ptr = KBox<JobFile>;
-    type RegistrationData<'a> = Arc<Vf<'a>>;
-
-    fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile>> {
-        let handle = misc.handle();
-        let client = handle.with(|vf| vf.jobs.new_client())?;
-        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
-    }
-
-    fn release(this: KBox<JobFile>, _file: &File) {
-        // Nothing to forget once the VF is gone.
-        let _ = this.handle.with(|vf| vf.jobs.drop_client(this.client));
-    }
-
-    fn ioctl(this: &JobFile, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        this.handle
-            .with(|vf| jobs::ioctl(&vf.jobs, &vf.bar, this.client, || vf_info(vf), cmd, arg))?
-    }
-}
+type VfNode = jobs::JobNode<VfType>;
 
 /// What `MLU270_IOCTL_INFO` says of a VF: its slice from the last handshake.
 fn vf_info(vf: &Vf<'_>) -> Result<uapi::Info> {

@@ -14,13 +14,15 @@
 use kernel::{
     device::{self, Bound},
     dma::Coherent,
+    fs::File,
     io::{io_project, io_read, io_write, Io},
+    miscdevice::{MiscDevice, MiscDeviceRegistration, RegistrationHandle},
     new_condvar, new_mutex, pci,
     prelude::*,
     sync::{
         aref::ARef,
         atomic::{AtomicFlag, Full, Release},
-        CondVar, CondVarTimeoutResult, Mutex, MutexGuard,
+        Arc, CondVar, CondVarTimeoutResult, Mutex, MutexGuard,
     },
     time::{msecs_to_jiffies, Instant, Monotonic},
     uaccess::{UserPtr, UserSlice},
@@ -686,6 +688,52 @@ fn log_restart(dev: &device::Device, who: &str, err: u32, lost: u32, stopped: bo
             who,
             lost
         );
+    }
+}
+
+/// A function that has a job queue: the PF's `Card` or a `Vf`.
+pub(crate) trait JobFunction: Send + Sync {
+    fn queue(&self) -> &JobQueue;
+    fn bar(&self) -> &Bar0<'_>;
+    /// What `MLU270_IOCTL_INFO` reports (`ENODEV` without a slice).
+    fn info(&self) -> Result<uapi::Info>;
+}
+
+/// Names the driver data type of a function for every binding lifetime,
+/// so that one misc device implementation serves both drivers.
+pub(crate) trait FunctionType: 'static {
+    type Of<'a>: JobFunction + 'a;
+}
+
+/// The misc device of a job node; its registration data is the bound
+/// function.
+pub(crate) struct JobNode<F: FunctionType>(core::marker::PhantomData<F>);
+
+/// One open file of a job node: its jobs are known to the queue by `client`.
+pub(crate) struct JobFile<F: FunctionType> {
+    handle: RegistrationHandle<JobNode<F>>,
+    client: ClientId,
+}
+
+#[vtable]
+impl<F: FunctionType> MiscDevice for JobNode<F> {
+    type Ptr = KBox<JobFile<F>>;
+    type RegistrationData<'a> = Arc<F::Of<'a>>;
+
+    fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile<F>>> {
+        let handle = misc.handle();
+        let client = handle.with(|f| f.queue().new_client())?;
+        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
+    }
+
+    fn release(this: KBox<JobFile<F>>, _file: &File) {
+        // Nothing to forget once the function is gone.
+        let _ = this.handle.with(|f| f.queue().drop_client(this.client));
+    }
+
+    fn ioctl(this: &JobFile<F>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        this.handle
+            .with(|f| ioctl(f.queue(), f.bar(), this.client, || f.info(), cmd, arg))?
     }
 }
 

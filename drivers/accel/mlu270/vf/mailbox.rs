@@ -324,7 +324,11 @@ impl<'bound> Vf<'bound> {
             );
         }
         match self.session(true) {
-            Ok(()) => dev_info!(self.pdev, "VF {}: recovered from the PF's reset\n", self.index),
+            Ok(()) => dev_info!(
+                self.pdev,
+                "VF {}: recovered from the PF's reset\n",
+                self.index
+            ),
             Err(e) => {
                 let mut inner = self.state.lock();
                 if inner.phase != Phase::Quiesced {

@@ -29,7 +29,7 @@ restore() {
 }
 trap restore EXIT
 
-ktap_set_plan 28
+ktap_set_plan 29
 
 mark() { echo "jobs: mark $1" >/dev/kmsg; }
 log_since() { dmesg | sed -n "/jobs: mark $1\$/,\$p"; }
@@ -282,9 +282,36 @@ unbind_pf() {
 }
 ktap_test_result "unbinding the PF during native jobs cancels them; rebinding works" unbind_pf
 
+# rmmod of the PF driver while VFs run jobs: the VFs go away with their
+# jobs; modprobe brings the PF back.
+rmmod_busy() {
+	local i pids="" rc=0
+	echo 4 >"$sys/sriov_numvfs" || return 1
+	for i in 0 3; do
+		"$JOB" "$(node "$(mlu270_vf_of "$pf" $i)")" hold 5000 >"/tmp/jobs.m$i" 2>&1 &
+		pids="$pids $!"
+	done
+	sleep 1
+	rmmod mlu270_pf || rc=1
+	for p in $pids; do wait "$p"; done
+	for i in 0 3; do
+		echo "# VF $i: $(cat /tmp/jobs.m$i)"
+		grep -q "gone=[1-9]\|enodev=[1-9]" "/tmp/jobs.m$i" || rc=1
+	done
+	[ "$(mlu270_count_devices 0x0271)" = 0 ] || rc=1
+	modprobe mlu270_pf || rc=1
+	[ "$(mlu270_driver_of "$pf")" = mlu270_pf ] || rc=1
+	return $rc
+}
+ktap_test_result "rmmod mlu270_pf while 2 VFs run jobs; modprobe binds again" rmmod_busy
+
 # The queue counters in debugfs.
 counters() {
-	grep -q "^jobs_submitted: [1-9]" "/sys/kernel/debug/mlu270_pf-$pf/jobs"
+	local f="/sys/kernel/debug/mlu270_pf-$pf/jobs"
+	"$JOB" "$(node "$pf")" time nop 64 >/dev/null &&
+		grep -qx "state: running" "$f" && grep -qx "window_mb: 256" "$f" &&
+		grep -qx "jobs_submitted: 1" "$f" && grep -qx "jobs_completed: 1" "$f" &&
+		grep -qx "in_flight: 0" "$f"
 }
 ktap_test_result "debugfs counts the native jobs" counters
 

@@ -338,6 +338,23 @@ static int cmd_errors(void)
 	CHECK_STATUS("its status", (int)w.status, 0);
 	CHECK_STATUS("WAIT twice", wait_job(job.handle, 10, &w), -EINVAL);
 
+	/* A wait shorter than the jobs: ETIMEDOUT, the job stays pending. */
+	{
+		uint64_t hs[4];
+
+		for (int i = 0; i < 4; i++) {
+			job = (struct mlu270_job){ .opcode = MLU270_OP_IPU_FILL,
+				.len = MLU270_MAX_LEN < window ? MLU270_MAX_LEN : window };
+			CHECK_STATUS("long FILL", submit(&job), 0);
+			hs[i] = job.handle;
+		}
+		CHECK_STATUS("WAIT 1 ms behind 4 long jobs", wait_job(hs[3], 1, &w), -ETIMEDOUT);
+		for (int i = 0; i < 4; i++) {
+			CHECK_STATUS("WAIT again", wait_job(hs[i], 10000, &w), 0);
+			CHECK_STATUS("its status", (int)w.status, 0);
+		}
+	}
+
 	CHECK_STATUS("WRITE past the window", xfer(true, window - 1, &byte, 2), -ERANGE);
 	CHECK_STATUS("READ of 0 bytes", xfer(false, 0, &byte, 0), -EINVAL);
 	unmapped = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

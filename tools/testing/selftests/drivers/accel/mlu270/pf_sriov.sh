@@ -11,7 +11,7 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
 trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null' EXIT
 
-ktap_set_plan 14
+ktap_set_plan 15
 
 pf=$(mlu270_pf_bound)
 ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
@@ -19,6 +19,12 @@ sys=/sys/bus/pci/devices/$pf
 
 reported() { dmesg | grep -q "mlu270_pf $pf: MLU270: 16 IPU cores, 4 VPUs, 4 JPUs, 256 MiB"; }
 ktap_test_result "the card is reported in dmesg" reported
+card_attrs() {
+	[ "$(cat "$sys/ipu_cores")" = 16 ] && [ "$(cat "$sys/vpus")" = 4 ] &&
+		[ "$(cat "$sys/jpus")" = 4 ] && [ "$(cat "$sys/mem_mb")" = 256 ] &&
+		[ "$(cat "$sys/protocol_version")" = 1-2 ]
+}
+ktap_test_result "the card is reported in sysfs" card_attrs
 ktap_test_result "sriov_totalvfs is 4" [ "$(cat "$sys/sriov_totalvfs")" = 4 ]
 
 # Each count enables that many VFs, with the default layout in dmesg.
