@@ -2,7 +2,10 @@
 //! `mlu270-smi`: the operator's view of MLU270 cards (PFs bound to
 //! `mlu270_pf`) and their SR-IOV VFs, from sysfs and the PF's debugfs file.
 //!
-//! std only: hand-written argument parsing and JSON output.
+//! std only: hand-written argument parsing and JSON output; the job nodes'
+//! ioctls through libc's `ioctl()` (`job.rs`).
+
+pub mod job;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -24,9 +27,16 @@ commands:
                             (only while no VF is enabled)
   set-vfs <pf> <n>          enable n VFs (0 removes them; a non-zero count
                             needs 0 first)
+  run <function> [op]       run op on the function's job node and check the
+                            result against the tool's own (default: crc32);
+                            op: nop memcpy fill crc32 matmul delta zigzag
+  bench <function> [op]     keep 16 jobs of op (default: memcpy) in flight
+                            and report the throughput
 
 options:
-  --json             JSON output (list)
+  --json             JSON output (list, run, bench)
+  --len BYTES        data size of run and bench (default 65536)
+  --count N          jobs of bench (default 256)
   --sysfs-root DIR   read and write sysfs/debugfs below DIR (default /)
   -h, --help         this help
   -V, --version      the version
@@ -45,6 +55,8 @@ pub enum Command {
     List,
     SetLayout { pf: String, layout: String },
     SetVfs { pf: String, n: u32 },
+    Run { function: String, op: u32 },
+    Bench { function: String, op: u32 },
     Help,
     Version,
 }
@@ -53,7 +65,18 @@ pub enum Command {
 pub struct Options {
     pub json: bool,
     pub root: PathBuf,
+    pub len: u32,
+    pub count: u32,
     pub command: Command,
+}
+
+/// `--len` and `--count` values.
+fn parse_value(opt: &str, text: Option<&String>, max: u32) -> Result<u32, String> {
+    let text = text.ok_or_else(|| format!("{opt} needs a number"))?;
+    match text.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!("{opt}: '{text}' is not a number from 1 to {max}")),
+    }
 }
 
 /// Parses the arguments (without the program name). Options may appear
@@ -66,6 +89,8 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut version = false;
     let mut i = 0;
     let mut only_positional = false;
+    let mut len = 65536;
+    let mut count = 256;
     while i < args.len() {
         let a = &args[i];
         i += 1;
@@ -78,6 +103,14 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
             "--json" => json = true,
             "-h" | "--help" => help = true,
             "-V" | "--version" => version = true,
+            "--len" => {
+                len = parse_value("--len", args.get(i), 16 << 20)?;
+                i += 1;
+            }
+            "--count" => {
+                count = parse_value("--count", args.get(i), 1 << 20)?;
+                i += 1;
+            }
             "--sysfs-root" => {
                 let dir = args
                     .get(i)
@@ -103,6 +136,8 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         return Ok(Options {
             json,
             root,
+            len,
+            count,
             command: Command::Help,
         });
     }
@@ -110,6 +145,8 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         return Ok(Options {
             json,
             root,
+            len,
+            count,
             command: Command::Version,
         });
     }
@@ -143,11 +180,30 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 n,
             }
         }
+        Some(cmd @ ("run" | "bench")) => {
+            if !(2..=3).contains(&positional.len()) {
+                return Err(format!("{cmd} needs <function> [op]"));
+            }
+            let default = if cmd == "run" { "crc32" } else { "memcpy" };
+            let name = positional.get(2).map_or(default, String::as_str);
+            let op = job::op_by_name(name).ok_or_else(|| {
+                let names: Vec<&str> = job::OPS.iter().map(|(n, _)| *n).collect();
+                format!("{cmd}: unknown op '{name}' (one of: {})", names.join(" "))
+            })?;
+            let function = normalize_addr(&positional[1]);
+            if cmd == "run" {
+                Command::Run { function, op }
+            } else {
+                Command::Bench { function, op }
+            }
+        }
         Some(other) => return Err(format!("unknown command '{other}'")),
     };
     Ok(Options {
         json,
         root,
+        len,
+        count,
         command,
     })
 }
@@ -170,16 +226,19 @@ pub fn errno_name(code: i32) -> Option<&'static str> {
     Some(match code {
         1 => "EPERM",
         2 => "ENOENT",
+        4 => "EINTR",
         5 => "EIO",
         6 => "ENXIO",
         11 => "EAGAIN",
         12 => "ENOMEM",
+        14 => "EFAULT",
         13 => "EACCES",
         16 => "EBUSY",
         19 => "ENODEV",
         20 => "ENOTDIR",
         21 => "EISDIR",
         22 => "EINVAL",
+        25 => "ENOTTY",
         28 => "ENOSPC",
         30 => "EROFS",
         34 => "ERANGE",
@@ -293,6 +352,8 @@ pub struct Vf {
     pub slice: Slice,
     pub protocol_version: Option<u32>,
     pub state: Option<String>,
+    /// The job node under /dev (`job_node`), while mlu270_vf is bound.
+    pub job_node: Option<String>,
     /// The PF's debugfs columns for this VF, in file order (without "vf").
     pub counters: Option<Vec<(String, String)>>,
 }
@@ -304,6 +365,8 @@ pub struct Card {
     pub totalvfs: Option<u32>,
     pub numvfs: Option<u32>,
     pub layout: Option<String>,
+    /// The native job node under /dev (`job_node`).
+    pub job_node: Option<String>,
     /// debugfs "vfs N layout L" header, if the file was readable.
     pub debugfs: Option<DebugfsHeader>,
     pub vfs: Vec<Vf>,
@@ -415,6 +478,7 @@ impl Sysfs {
             totalvfs: self.read_u32(addr, "sriov_totalvfs"),
             numvfs: self.read_u32(addr, "sriov_numvfs"),
             layout: self.read(addr, "layout"),
+            job_node: self.read(addr, "job_node"),
             debugfs: debug.as_ref().map(|d| d.header.clone()),
             vfs: Vec::new(),
         };
@@ -479,8 +543,30 @@ impl Sysfs {
             slice,
             protocol_version,
             state: self.read(addr, "state"),
+            job_node: self.read(addr, "job_node"),
             counters: row,
         }
+    }
+
+    /// The job node of a bound PF or VF (`/dev/` + its `job_node`).
+    pub fn job_node(&self, addr: &str) -> Result<PathBuf, String> {
+        match self.id(addr) {
+            None => return Err(format!("{addr}: no such PCI device")),
+            Some((VENDOR, PF_DEVICE | VF_DEVICE)) => {}
+            Some((v, d)) => {
+                return Err(format!("{addr}: not an MLU270 function ({v:04x}:{d:04x})"))
+            }
+        }
+        let name = self.read(addr, "job_node").ok_or_else(|| {
+            format!(
+                "{addr}: no job node (no job_node attribute): bind mlu270_pf or mlu270_vf to it (driver: {})",
+                dash(&self.link_name(addr, "driver"))
+            )
+        })?;
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(format!("{addr}: bad job_node '{name}'"));
+        }
+        Ok(self.root.join("dev").join(name))
     }
 
     /// Writes `value` to the PF's attribute, with an error naming the
@@ -679,6 +765,7 @@ fn vf_json(vf: &Vf, indent: &str) -> String {
          {i2}\"slice\": {{\"fraction\": {}, \"ipu_mask\": {}, \"vpu_mask\": {}, \"jpu_mask\": {}, \"mem_mb\": {}}},\n\
          {i2}\"protocol_version\": {},\n\
          {i2}\"state\": {},\n\
+         {i2}\"job_node\": {},\n\
          {i2}\"counters\": {}\n\
          {indent}}}",
         json_str(&vf.address),
@@ -692,6 +779,7 @@ fn vf_json(vf: &Vf, indent: &str) -> String {
         json_opt_num(&vf.slice.mem_mb),
         json_opt_num(&vf.protocol_version),
         json_opt_str(&vf.state),
+        json_opt_str(&vf.job_node),
         counters,
     )
 }
@@ -725,6 +813,7 @@ pub fn inventory_json(inv: &Inventory) -> String {
              \x20     \"totalvfs\": {},\n\
              \x20     \"numvfs\": {},\n\
              \x20     \"layout\": {},\n\
+             \x20     \"job_node\": {},\n\
              \x20     \"debugfs\": {},\n\
              \x20     \"vfs\": {}\n\
              \x20   }}",
@@ -733,6 +822,7 @@ pub fn inventory_json(inv: &Inventory) -> String {
             json_opt_num(&c.totalvfs),
             json_opt_num(&c.numvfs),
             json_opt_str(&c.layout),
+            json_opt_str(&c.job_node),
             debugfs,
             vf_list_json(&c.vfs, "      "),
         ));
@@ -782,6 +872,7 @@ fn vf_rows(vfs: &[Vf]) -> Vec<Vec<String>> {
         .map(|s| s.to_string())
         .collect();
         h.extend(COUNTER_COLUMNS.iter().map(|(_, h)| h.to_string()));
+        h.push("NODE".to_string());
         h
     }];
     for vf in vfs {
@@ -804,6 +895,7 @@ fn vf_rows(vfs: &[Vf]) -> Vec<Vec<String>> {
                 .and_then(|c| c.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
             r.push(dash(&v));
         }
+        r.push(dash(&vf.job_node));
         rows.push(r);
     }
     rows
@@ -843,12 +935,13 @@ pub fn inventory_table(inv: &Inventory) -> String {
         }
         let _ = writeln!(
             out,
-            "PF {}  driver {}  vfs {}/{}  layout {}",
+            "PF {}  driver {}  vfs {}/{}  layout {}  node {}",
             c.address,
             dash(&c.driver),
             dash_num(&c.numvfs),
             dash_num(&c.totalvfs),
             dash(&c.layout),
+            dash(&c.job_node),
         );
         if c.driver.as_deref() != Some("mlu270_pf") {
             out.push_str("  (not bound to mlu270_pf: no layout, no VF service)\n");
@@ -915,6 +1008,8 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
         Command::SetVfs { pf, n } => sys
             .write_attr(pf, Target::NumVfs, &n.to_string())
             .map(|()| report_set(out, opts.json, pf, "numvfs", &n.to_string(), &n.to_string())),
+        Command::Run { function, op } => run_job(&sys, out, &opts, function, *op),
+        Command::Bench { function, op } => run_bench(&sys, out, &opts, function, *op),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -923,6 +1018,144 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// Opens the job node of `function`, with errors naming the device.
+fn open_node(sys: &Sysfs, function: &str) -> Result<(PathBuf, job::Node), String> {
+    let path = sys.job_node(function)?;
+    let node = job::Node::open(&path).map_err(|e| {
+        format!(
+            "{function}: cannot open {}: {}",
+            path.display(),
+            describe_io_error(&e)
+        )
+    })?;
+    Ok((path, node))
+}
+
+fn node_error(function: &str, path: &Path, what: &str, e: &io::Error) -> String {
+    let hint = match e.raw_os_error() {
+        Some(16) => ": the PF's native node takes no jobs while VFs are enabled (set-vfs <pf> 0)",
+        Some(19) => ": the function went away (driver unbound)",
+        Some(25) => ": not a job node",
+        _ => "",
+    };
+    format!(
+        "{function}: {what} on {}: {}{hint}",
+        path.display(),
+        describe_io_error(e)
+    )
+}
+
+fn run_job(
+    sys: &Sysfs,
+    out: &mut dyn Write,
+    opts: &Options,
+    function: &str,
+    op: u32,
+) -> Result<(), String> {
+    let (path, node) = open_node(sys, function)?;
+    let len = if op == job::OP_ZIGZAG {
+        (opts.len / 64).max(1) * 64
+    } else {
+        opts.len
+    };
+    let checks = job::checked_run(&node, op, len as usize)
+        .map_err(|e| node_error(function, &path, "the job", &e))?;
+    let ok = checks.iter().all(|c| c.ok);
+    let text = if opts.json {
+        let items: Vec<String> = checks
+            .iter()
+            .map(|c| {
+                format!(
+                    "{{\"op\": {}, \"status\": {}, \"duration_ns\": {}, \"ok\": {}, \"detail\": {}}}",
+                    json_str(c.what),
+                    json_str(&c.status),
+                    c.duration_ns,
+                    c.ok,
+                    json_str(&c.detail)
+                )
+            })
+            .collect();
+        format!(
+            "{{\"function\": {}, \"node\": {}, \"len\": {len}, \"jobs\": [{}], \"ok\": {ok}}}\n",
+            json_str(function),
+            json_str(&path.display().to_string()),
+            items.join(", ")
+        )
+    } else {
+        let mut t = String::new();
+        for c in &checks {
+            let _ = writeln!(
+                t,
+                "{function}: {} of {len} bytes: {} in {} ns: {}{}",
+                c.what,
+                c.status,
+                c.duration_ns,
+                if c.ok { "ok" } else { "WRONG" },
+                if c.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", c.detail)
+                }
+            );
+        }
+        t
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write the output: {}", describe_io_error(&e)))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{function}: the job's result is wrong"))
+    }
+}
+
+fn run_bench(
+    sys: &Sysfs,
+    out: &mut dyn Write,
+    opts: &Options,
+    function: &str,
+    op: u32,
+) -> Result<(), String> {
+    let (path, node) = open_node(sys, function)?;
+    let len = if op == job::OP_ZIGZAG {
+        (opts.len / 64).max(1) * 64
+    } else {
+        opts.len
+    };
+    let b = job::bench(&node, op, len, opts.count)
+        .map_err(|e| node_error(function, &path, "the benchmark", &e))?;
+    let text = if opts.json {
+        format!(
+            "{{\"function\": {}, \"op\": {}, \"len\": {}, \"jobs\": {}, \"wall_ns\": {}, \"device_ns\": {}, \"job_ns\": {{\"min\": {}, \"median\": {}, \"max\": {}}}, \"device_mb_s\": {:.1}, \"wall_mb_s\": {:.1}}}\n",
+            json_str(function),
+            json_str(b.op),
+            b.len,
+            b.jobs,
+            b.wall_ns,
+            b.device_ns,
+            b.min_ns,
+            b.median_ns,
+            b.max_ns,
+            b.device_mb_s(),
+            b.wall_mb_s()
+        )
+    } else {
+        format!(
+            "{function}: {} jobs of {} x {} bytes: device {:.1} MB/s (job min/median/max {}/{}/{} ns), wall {:.1} MB/s\n",
+            b.jobs,
+            b.op,
+            b.len,
+            b.device_mb_s(),
+            b.min_ns,
+            b.median_ns,
+            b.max_ns,
+            b.wall_mb_s()
+        )
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write the output: {}", describe_io_error(&e)))
 }
 
 fn report_set(out: &mut dyn Write, json: bool, pf: &str, key: &str, json_val: &str, text: &str) {

@@ -107,9 +107,11 @@ impl Fixture {
                     ("mem_mb", "64"),
                     ("protocol_version", "2"),
                     ("state", if i == 2 { "going-away" } else { "ready" }),
+                    ("job_node", &format!("mlu270-vf{i}")),
                 ],
             );
         }
+        f.write(PF, "job_node", "mlu270-pf0");
         f.debugfs(
             PF,
             "vfs 4 layout default\n\
@@ -445,10 +447,13 @@ fn four_vfs_table() {
             "0",
             "8",
             "5",
-            "0x1000000000"
+            "0x1000000000",
+            "mlu270-vf2"
         ],
         "{out}"
     );
+    assert!(lines[header].ends_with("NODE"), "{out}");
+    assert!(out.contains("layout default  node mlu270-pf0"), "{out}");
     assert_eq!(lines.len(), header + 5, "{out}");
 }
 
@@ -474,6 +479,8 @@ fn four_vfs_json() {
         assert_eq!(v.get("slice").get("mem_mb").n(), 64.0);
         assert_eq!(v.get("protocol_version").n(), 2.0);
     }
+    assert_eq!(c.get("job_node").s(), "mlu270-pf0");
+    assert_eq!(vfs.idx(3).get("job_node").s(), "mlu270-vf3");
     let v1 = vfs.idx(1);
     assert_eq!(v1.get("slice").get("ipu_mask").s(), "0x00f0");
     assert_eq!(v1.get("counters").get("accepted").n(), 5.0);
@@ -715,4 +722,54 @@ fn help() {
     let (code, out, _) = f.run(&["--help"]);
     assert_eq!(code, 0);
     assert!(out.contains("set-layout <pf> <layout>"));
+}
+
+#[test]
+fn run_and_bench_errors_name_the_device() {
+    let f = Fixture::four_vfs();
+    // No such device.
+    let (code, _, err) = f.run(&["run", "00:09.0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("0000:00:09.0: no such PCI device"), "{err}");
+    // Not an MLU270 function.
+    f.device("0000:00:06.0", "0x8086", "0x10d3", None);
+    let (code, _, err) = f.run(&["bench", "00:06.0"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not an MLU270 function (8086:10d3)"), "{err}");
+    // A VF without a driver has no job node.
+    f.device("0000:00:05.5", "0xcabc", "0x0271", None);
+    let (code, _, err) = f.run(&["run", "0000:00:05.5", "nop"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("0000:00:05.5: no job node (no job_node attribute): bind mlu270_pf or mlu270_vf to it (driver: -)"),
+        "{err}"
+    );
+    // The node file is missing.
+    let (code, _, err) = f.run(&["run", "00:05.1"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("0000:00:05.1: cannot open "), "{err}");
+    assert!(
+        err.contains("dev/mlu270-vf0: No such file or directory (ENOENT)"),
+        "{err}"
+    );
+    // A plain file is not a job node: the ioctl says so.
+    fs::create_dir_all(f.root.join("dev")).unwrap();
+    fs::write(f.root.join("dev/mlu270-vf1"), "").unwrap();
+    let (code, _, err) = f.run(&["bench", "00:05.2", "crc32"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("0000:00:05.2: the benchmark on "), "{err}");
+    assert!(err.contains("(ENOTTY): not a job node"), "{err}");
+    // Bad op, bad --len.
+    let (code, _, err) = f.run(&["run", "00:05.1", "dma"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("run: unknown op 'dma' (one of: nop memcpy fill crc32 matmul delta zigzag)"),
+        "{err}"
+    );
+    let (code, _, err) = f.run(&["bench", "00:05.1", "--len", "0"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--len: '0' is not a number from 1 to 16777216"),
+        "{err}"
+    );
 }

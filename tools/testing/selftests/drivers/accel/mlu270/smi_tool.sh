@@ -19,7 +19,7 @@ restore() {
 trap restore EXIT
 restore
 
-ktap_set_plan 6
+ktap_set_plan 11
 
 modprobe mlu270_vf
 four() { mlu270-smi set-vfs "$pf" 4 && [ "$(mlu270_count_devices 0x0271)" = 4 ]; }
@@ -42,5 +42,33 @@ ktap_test_result "set-layout '1/4 1/4' then set-vfs 2" quarters
 
 table() { mlu270-smi list | grep -q "0x00f0"; }
 ktap_test_result "the table shows VF 1's quarter" table
+
+vf1=$(mlu270_vf_of "$pf" 1)
+nodes() { mlu270-smi list | grep "$vf1" | grep -q "mlu270-vf[0-9]$"; }
+ktap_test_result "the table shows the VFs' job nodes" nodes
+run_all() {
+	local op
+	for op in nop memcpy fill crc32 matmul delta zigzag; do
+		mlu270-smi run "$vf1" "$op" || return 1
+	done
+}
+ktap_test_result "run checks every op on VF 1" run_all
+run_json() { mlu270-smi --json run "$vf1" crc32 | grep -q '"ok": true}$'; }
+ktap_test_result "run --json" run_json
+# A quarter slice copies 1/4 byte/ns: 250 MB/s of device time.
+bench() {
+	local out
+	out=$(mlu270-smi --json bench "$vf1" memcpy --len 65536 --count 32) || return 1
+	echo "# $out"
+	echo "$out" | grep -q '"jobs": 32' && echo "$out" | grep -q '"device_mb_s": 250.0'
+}
+ktap_test_result "bench: a quarter slice copies at 250 MB/s of device time" bench
+native_busy() {
+	local err
+	err=$(mlu270-smi run "$pf" nop 2>&1) && return 1
+	echo "# $err"
+	mlu270_matches "$err" "EBUSY" && mlu270_matches "$err" "no jobs while VFs are enabled"
+}
+ktap_test_result "run on the PF while VFs are enabled: EBUSY with a hint" native_busy
 
 ktap_finished
