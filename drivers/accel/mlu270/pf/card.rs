@@ -254,11 +254,14 @@ impl<'bound> Card<'bound> {
         let now = self.now_ns();
         // While VFs are enabled the PF's own slice is empty: no native jobs.
         if let Err(e) = self.jobs.set_blocked(true) {
-            dev_err!(
-                pdev,
-                "cannot enable VFs while native jobs are in flight (errno {})\n",
-                e.to_errno()
-            );
+            if e == EBUSY {
+                dev_err!(
+                    pdev,
+                    "cannot enable VFs while native jobs are in flight (EBUSY)\n"
+                );
+            } else {
+                dev_err!(pdev, "cannot enable VFs: the native queue is gone\n");
+            }
             return Err(e);
         }
         let result = self.enable_vfs_unblocked(pdev, num_vfs, n, now);
