@@ -16,10 +16,10 @@ SCRIPTS := qemu-test/scripts
 SHELL := /bin/bash
 
 # Forwarded to the scripts through the environment.
-export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS
+export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED
 
 .PHONY: all deps kernel kernel-release qemu modules modules-release tool initramfs \
-	run shell check check-runner clippy rustfmt clean help
+	run shell check stress check-runner clippy rustfmt clean help
 
 all: kernel qemu modules
 
@@ -59,6 +59,12 @@ shell: kernel qemu modules tool
 
 check: kernel qemu modules tool
 	@$(SCRIPTS)/check.sh
+
+# The long versions of the hardening tests (a hostile VF's 100,000 messages,
+# 1,000 re-partitioning cycles, 100 FLRs of each VF under load); hours.
+STRESS_TESTS ?= hostile_vf|churn|reset_storm
+stress: kernel qemu modules tool
+	@MLU270_STRESS=1 RUNNER_TIMEOUT=$${RUNNER_TIMEOUT:-21600} TESTS='$(STRESS_TESTS)' $(SCRIPTS)/check.sh
 
 # The runner's own tests: each deliberately broken test must fail the run.
 check-runner: kernel qemu modules

@@ -4,13 +4,16 @@
 # static libc: the guest has no shared libraries for it).
 source "$(dirname "$0")/common.sh"
 
-# The selftests' C helper (kselftest TEST_GEN_PROGS), against our UAPI header.
+# The selftests' C helpers (kselftest TEST_GEN_FILES), against our UAPI header.
 selftest=$TOP/tools/testing/selftests/drivers/accel/mlu270
-mkdir -p "$CACHE/tool"
-gcc -static -O2 -Wall -Wextra -Werror -I"$TOP/include/uapi" \
-	-o "$CACHE/tool/mlu270_job.new" "$selftest/mlu270_job.c" ||
-	die "building $selftest/mlu270_job.c failed"
-mv -f "$CACHE/tool/mlu270_job.new" "$CACHE/tool/mlu270_job"
+mkdir -p "$CACHE/tool/selftests"
+for src in "$selftest"/*.c; do
+	bin=$CACHE/tool/selftests/$(basename "$src" .c)
+	gcc -static -O2 -Wall -Wextra -Werror -I"$TOP/include/uapi" -o "$bin.new" "$src" ||
+		die "building $src failed"
+	mv -f "$bin.new" "$bin"
+done
+rm -f "$CACHE/tool/mlu270_job"
 
 crate=$TOP/tools/mlu270-smi
 [ -f "$crate/Cargo.toml" ] || { log "no userspace tool yet"; exit 0; }

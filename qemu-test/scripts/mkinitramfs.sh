@@ -60,8 +60,8 @@ fi
 if [ -x "$CACHE/tool/mlu270-smi" ]; then
 	cp "$CACHE/tool/mlu270-smi" "$root/usr/bin/"
 fi
-if [ -x "$CACHE/tool/mlu270_job" ]; then
-	cp "$CACHE/tool/mlu270_job" "$root/selftests/drivers/accel/mlu270/"
+if [ -d "$CACHE/tool/selftests" ]; then
+	cp "$CACHE/tool/selftests/"* "$root/selftests/drivers/accel/mlu270/"
 fi
 
 # The test list, as guest paths.
@@ -78,6 +78,13 @@ while read -r name path; do
 	chmod +x "$root$gpath"
 	echo "$name $gpath" >>"$root/etc/mlu270/tests"
 done <"$testlist"
+
+# Settings for the tests: long runs (make stress) and a fixed fuzz seed.
+{
+	[ -n "${MLU270_STRESS:-}" ] && echo "export MLU270_STRESS=$MLU270_STRESS"
+	[ -n "${MLU270_SEED:-}" ] && echo "export MLU270_SEED=$MLU270_SEED"
+	true
+} >"$root/etc/mlu270/env"
 
 cp "$TOP/qemu-test/guest/init" "$root/init"
 chmod +x "$root/init"

@@ -1220,6 +1220,14 @@ impl VfSession {
         }
     }
 
+    /// A request that passed validation but that the PF's policy refuses
+    /// (e.g. SCRUB_MEMORY): counted as rejected instead of accepted, so
+    /// that `accepted + rejected` is the number of messages received.
+    pub fn refuse(&mut self, err: ProtoError) {
+        self.counters.accepted = self.counters.accepted.saturating_sub(1);
+        self.counters.record(err);
+    }
+
     /// True once per session: the PF logs the first rejected message of a
     /// VF and only counts the rest, so a hostile VF cannot flood the log.
     pub fn take_log_permit(&mut self) -> bool {

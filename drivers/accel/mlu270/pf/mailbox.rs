@@ -114,7 +114,7 @@ pub(crate) fn serve_requests(card: &Card<'_>) {
                 // other than resetting the VF, so a partial scrub cannot be
                 // done: refuse it, counted like any refused request.
                 RequestKind::ScrubMemory { .. } => {
-                    vfs.session.counters.record(ProtoError::NotPermitted);
+                    vfs.session.refuse(ProtoError::NotPermitted);
                     protocol::error_reply(&raw, ProtoError::NotPermitted)
                 }
             },

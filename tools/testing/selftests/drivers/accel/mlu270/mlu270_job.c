@@ -14,11 +14,13 @@
  *                                      prints ok= reset= gone= failed= ...
  *                                      (wiped=: jobs that ran on memory a
  *                                      reset had zeroed)
- *   mlu270_job NODE hold MS            keep jobs in flight for MS ms, then
- *                                      print what happened to them
+ *   mlu270_job NODE hold MS            keep jobs in flight for MS ms (or
+ *                                      until SIGTERM), then print what
+ *                                      happened to them
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -36,6 +38,14 @@
 static const char *node;
 static int fd;
 static int failures;
+/* SIGTERM ends a stream early: it stops submitting and reports. */
+static volatile sig_atomic_t stop;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static void fail(const char *fmt, ...)
 {
@@ -71,11 +81,16 @@ static int wait_job(uint64_t handle, uint32_t timeout_ms, struct mlu270_wait *w)
 static int run(struct mlu270_job job, struct mlu270_wait *out)
 {
 	struct mlu270_wait w;
-	int ret = submit(&job);
+	int ret;
 
+	do
+		ret = submit(&job);
+	while (ret == -EINTR);
 	if (ret)
 		return ret;
-	ret = wait_job(job.handle, 10000, &w);
+	do
+		ret = wait_job(job.handle, 10000, &w);
+	while (ret == -EINTR);
 	if (ret)
 		return ret;
 	if (out)
@@ -465,7 +480,13 @@ static int cmd_time(uint32_t op, uint32_t len)
 static bool source_wiped(const uint8_t *buf, uint32_t len)
 {
 	uint8_t *now = xmalloc(len);
-	bool wiped = !xfer(false, 0, now, len);
+	int ret, tries = 0;
+	bool wiped;
+
+	/* Another reset may cancel the read too. */
+	while (((ret = xfer(false, 0, now, len)) == -EIO || ret == -EINTR) && ++tries < 20)
+		usleep(10000);
+	wiped = !ret;
 
 	for (uint32_t i = 0; wiped && i < len; i++)
 		wiped = now[i] == 0;
@@ -492,6 +513,9 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
 	struct timespec t0, now;
 	int ret;
 
+	struct sigaction sa = { .sa_handler = on_term };
+
+	sigaction(SIGTERM, &sa, NULL);
 	fill_pattern(buf, len, 11);
 	crc = ref_crc32(buf, len);
 	ret = xfer(true, 0, buf, len);
@@ -504,7 +528,7 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		uint64_t ms = (now.tv_sec - t0.tv_sec) * 1000 +
 			      (now.tv_nsec - t0.tv_nsec) / 1000000;
-		bool more = hold ? ms < hold_ms : submitted < count;
+		bool more = !stop && (hold ? ms < hold_ms : submitted < count);
 
 		if (more && submitted - collected < DEPTH) {
 			struct mlu270_job job = {
@@ -513,6 +537,8 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
 			};
 
 			ret = submit(&job);
+			if (ret == -EINTR)
+				continue;
 			if (ret == -ENODEV) {
 				enodev++;
 				break;
@@ -538,6 +564,8 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
 		struct mlu270_wait w;
 
 		ret = wait_job(handles[collected % DEPTH], 20000, &w);
+		if (ret == -EINTR)
+			continue;
 		if (ret == -ENODEV) {
 			enodev++;
 			break;
@@ -568,9 +596,14 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
 				 */
 				wiped++;
 				if (collected > excused) {
+					int tries = 0;
+
 					excused = submitted;
-					if (xfer(true, 0, buf, len)) {
-						fail("WRITE after a reset failed");
+					/* Another reset may cancel the upload too. */
+					while (((ret = xfer(true, 0, buf, len)) == -EIO || ret == -EINTR) && ++tries < 20)
+						usleep(10000);
+					if (ret) {
+						fail("WRITE after a reset failed: %s", strerror(-ret));
 						bad++;
 					}
 				}

@@ -1,0 +1,115 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# timeout: 14400
+# Churn: cycles of sriov_numvfs 0 -> N -> 0 with a random N and a random
+# valid layout, interleaved with unbinding and rebinding a random VF's
+# driver. After each step every VF must be bound and ready with the slice
+# of the layout. 25 cycles; MLU270_STRESS=1 (make stress) runs 1,000.
+# MLU270_SEED picks the sequence. Restores sriov_numvfs and the layout.
+DIR=$(dirname "$0")
+. "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
+
+ktap_print_header
+pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
+sys=/sys/bus/pci/devices/$pf
+orig_driver=$(mlu270_driver_of "$pf")
+vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+restore() {
+	if [ -e "$sys/driver" ]; then
+		echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+		echo default >"$sys/layout" 2>/dev/null
+	fi
+	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
+		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
+	fi
+	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+}
+trap restore EXIT
+
+if [ "${MLU270_STRESS:-0}" = 1 ]; then cycles=1000; else cycles=25; fi
+seed=${MLU270_SEED:-$(date +%s)}
+rnd_state=$seed
+# rnd N: a pseudo-random number in 0..N-1 (an LCG, so a seed replays).
+rnd() {
+	rnd_state=$(((rnd_state * 1103515245 + 12345) % 2147483648))
+	echo $(((rnd_state / 65536) % $1))
+}
+
+ktap_set_plan 4
+mark() { echo "churn: mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/churn: mark $1\$/,\$p"; }
+mark start
+
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
+sys=/sys/bus/pci/devices/$pf
+echo 0 >"$sys/sriov_numvfs"
+modprobe mlu270_vf
+
+# The valid layouts of each VF count (besides "default").
+layouts_1="1/1|1/2|1/4"
+layouts_2="1/2 1/2|1/4 1/4|1/2 1/4|1/4 1/2"
+layouts_3="1/2 1/4 1/4|1/4 1/4 1/4|1/4 1/2 1/4|1/4 1/4 1/2"
+layouts_4="1/4 1/4 1/4 1/4"
+default_1="1/1" default_2="1/2 1/2" default_3="1/2 1/4 1/4" default_4="1/4 1/4 1/4 1/4"
+
+# check N "S0 S1 ..": N VFs, each bound to mlu270_vf, ready, with slice Si.
+check() {
+	local n=$1 i=0 s vf
+	[ "$(mlu270_count_devices 0x0271)" = "$n" ] || { echo "# $(mlu270_count_devices 0x0271) VFs, want $n"; return 1; }
+	for s in $2; do
+		vf=/sys/bus/pci/devices/$(mlu270_vf_of "$pf" $i)
+		[ "$(mlu270_driver_of "$(basename "$(readlink -f "$vf")")")" = mlu270_vf ] &&
+			[ "$(cat "$vf/state")" = ready ] && [ "$(cat "$vf/slice")" = "$s" ] ||
+			{ echo "# VF $i: driver $(mlu270_driver_of "$(basename "$(readlink -f "$vf")")"), state $(cat "$vf/state" 2>/dev/null), slice $(cat "$vf/slice" 2>/dev/null), want $s"; return 1; }
+		i=$((i + 1))
+	done
+}
+
+ktap_print_msg "$cycles cycles, seed $seed"
+failed=0 binds=0 cycle=0
+t0=$(date +%s)
+while [ $cycle -lt $cycles ]; do
+	cycle=$((cycle + 1))
+	n=$(($(rnd 4) + 1))
+	eval "choices=\$layouts_$n"
+	k=$(($(echo "$choices" | tr '|' '\n' | wc -l) + 1))
+	pick=$(rnd "$k")
+	if [ "$pick" = 0 ]; then
+		layout=default
+		eval "want=\$default_$n"
+	else
+		layout=$(echo "$choices" | cut -d'|' -f"$pick")
+		want=$layout
+	fi
+	if ! echo "$layout" >"$sys/layout" || ! echo "$n" >"$sys/sriov_numvfs" || ! check "$n" "$want"; then
+		echo "# cycle $cycle: $n VFs, layout $layout failed"
+		failed=$((failed + 1))
+	fi
+	# Unbind and rebind one VF's driver.
+	i=$(rnd "$n")
+	vf=$(mlu270_vf_of "$pf" "$i")
+	if echo "$vf" >/sys/bus/pci/drivers/mlu270_vf/unbind &&
+		echo "$vf" >/sys/bus/pci/drivers/mlu270_vf/bind; then
+		binds=$((binds + 1))
+	fi
+	if ! check "$n" "$want"; then
+		echo "# cycle $cycle: VF $i after unbind/bind"
+		failed=$((failed + 1))
+	fi
+	echo 0 >"$sys/sriov_numvfs" || failed=$((failed + 1))
+	[ "$failed" -gt 5 ] && break
+done
+echo default >"$sys/layout"
+ktap_print_msg "$cycle cycles, $binds unbind/bind, $failed failures in $(($(date +%s) - t0)) s"
+
+all_cycles() { [ "$failed" = 0 ] && [ "$cycle" = "$cycles" ]; }
+ktap_test_result "$cycles cycles of 0 -> N -> 0 with random layouts and VF rebinds" all_cycles
+none_left() { [ "$(mlu270_count_devices 0x0271)" = 0 ] && [ "$(cat "$sys/layout")" = default ]; }
+ktap_test_result "no VF left, layout back to default" none_left
+clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
+ktap_test_result "no warning in the kernel log" clean_log
+
+ktap_finished

@@ -1,0 +1,116 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# timeout: 7200
+# A hostile VF: mlu270_fuzz drives VF 1's mailbox registers directly
+# (resource0, no driver) with random, malformed, replayed, wrong-direction
+# and out-of-slice messages as fast as the PF takes them, while VF 0 runs
+# jobs and VF 2 is reset (its handshake needs the PF). The PF must take
+# every message, count each one (accepted + rejected = sent), log only the
+# first rejection, keep serving the other VFs, and VF 1 must bind normally
+# afterwards. MLU270_STRESS=1 (make stress) sends 100,000 messages instead
+# of 10,000. Restores sriov_numvfs.
+DIR=$(dirname "$0")
+. "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
+JOB=$DIR/mlu270_job
+FUZZ=$DIR/mlu270_fuzz
+
+ktap_print_header
+pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
+[ -x "$FUZZ" ] && [ -x "$JOB" ] || { ktap_skip_all "the C helpers are not built"; exit "$KSFT_SKIP"; }
+sys=/sys/bus/pci/devices/$pf
+orig_driver=$(mlu270_driver_of "$pf")
+vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+restore() {
+	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
+		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
+	fi
+	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+}
+trap restore EXIT
+
+if [ "${MLU270_STRESS:-0}" = 1 ]; then count=100000; else count=10000; fi
+seed=${MLU270_SEED:-$(date +%s)}
+
+ktap_set_plan 8
+mark() { echo "hostile_vf: mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/hostile_vf: mark $1\$/,\$p"; }
+mark start
+
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
+sys=/sys/bus/pci/devices/$pf
+echo 0 >"$sys/sriov_numvfs"
+modprobe mlu270_vf
+echo 4 >"$sys/sriov_numvfs"
+vf0=$(mlu270_vf_of "$pf" 0)
+vf1=$(mlu270_vf_of "$pf" 1)
+vf2=$(mlu270_vf_of "$pf" 2)
+echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/unbind
+node0=/dev/$(cat "/sys/bus/pci/devices/$vf0/job_node")
+
+# debugfs column NAME of VF $1 in the PF's table.
+col() {
+	awk -v vf="$1" -v name="$2" '
+		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$pf/vfs"
+}
+
+ktap_print_msg "fuzzing VF 1 with $count messages, seed $seed"
+# What VF 1's driver sent before it was unbound (HELLO, GET_RESOURCES).
+before=$(($(col 1 accepted) + $(col 1 rejected)))
+mark fuzz
+start=$(date +%s)
+"$JOB" "$node0" hold 600000 >/tmp/hostile.jobs 2>&1 &
+jobs_pid=$!
+"$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" "$seed" >/tmp/hostile.fuzz 2>&1 &
+fuzz_pid=$!
+# Meanwhile VF 2 is reset (FLR) every second: each time its driver needs
+# the PF to answer its HELLO and GET_RESOURCES within 2 s.
+resets=0 reset_failures=0
+while kill -0 "$fuzz_pid" 2>/dev/null; do
+	sleep 1
+	echo 1 >"/sys/bus/pci/devices/$vf2/reset" || reset_failures=$((reset_failures + 1))
+	[ "$(cat "/sys/bus/pci/devices/$vf2/state")" = ready ] || reset_failures=$((reset_failures + 1))
+	resets=$((resets + 1))
+done
+wait "$fuzz_pid"
+fuzz_rc=$?
+kill "$jobs_pid" 2>/dev/null
+wait "$jobs_pid"
+elapsed=$(($(date +%s) - start))
+ktap_print_msg "fuzzer: $(cat /tmp/hostile.fuzz) in $elapsed s"
+ktap_print_msg "VF 0 jobs meanwhile: $(cat /tmp/hostile.jobs)"
+ktap_print_msg "VF 2 resets meanwhile: $resets, failed: $reset_failures"
+
+taken() { [ "$fuzz_rc" = 0 ] && grep -q "^sent=$count .* stuck=0$" /tmp/hostile.fuzz; }
+ktap_test_result "the PF took all $count messages" taken
+counted() {
+	local acc rej
+	acc=$(col 1 accepted)
+	rej=$(col 1 rejected)
+	ktap_print_msg "PF counters of VF 1: accepted $acc, rejected $rej, rate-limited $(col 1 rate_limited) ($before before the fuzzer)"
+	[ $((acc + rej - before)) = "$count" ] && [ "$(col 1 rate_limited)" -gt 0 ]
+}
+ktap_test_result "the PF counted every message (accepted + rejected = sent), the flood hit the rate limit" counted
+logged_once() {
+	[ "$(log_since fuzz | grep -c "mlu270_pf $pf: VF 1: rejected message")" -le 1 ]
+}
+ktap_test_result "at most one log line for VF 1's rejected messages" logged_once
+others_served() { [ "$resets" -gt 0 ] && [ "$reset_failures" = 0 ]; }
+ktap_test_result "VF 2's handshakes after each FLR succeeded meanwhile" others_served
+jobs_ok() { grep -q " failed=0 .* errors=0 " /tmp/hostile.jobs && ! grep -q " ok=0 " /tmp/hostile.jobs; }
+ktap_test_result "VF 0's jobs all completed meanwhile" jobs_ok
+rebind() {
+	echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/bind &&
+		[ "$(cat "/sys/bus/pci/devices/$vf1/state")" = ready ] &&
+		"$JOB" "/dev/$(cat "/sys/bus/pci/devices/$vf1/job_node")" ops
+}
+ktap_test_result "VF 1 binds mlu270_vf afterwards and runs every op" rebind
+
+clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
+ktap_test_result "no warning in the kernel log" clean_log
+
+ktap_finished

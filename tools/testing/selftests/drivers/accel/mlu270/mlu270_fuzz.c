@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mlu270_fuzz: a hostile VF. Drives the mailbox registers of a VF that no
+ * driver owns through its sysfs resource0 file, bypassing the VF driver, and
+ * sends COUNT messages chosen by SEED:
+ *
+ *   valid requests (HELLO, GET_RESOURCES, HEARTBEAT, QUERY_FAULT),
+ *   random words, bad lengths (truncated, oversized, not a multiple of 4),
+ *   replayed messages (same seq), replies and notifications (the wrong
+ *   direction), SCRUB_MEMORY ranges in, at the edge of and outside the
+ *   slice (with overflows), and floods (no pause: the rate limiter).
+ *
+ * It never sends RESET_REQUEST (a reset would zero the PF's counters that
+ * the test compares with what was sent). It waits for the PF to take each
+ * message (OUT_BUSY clears) and acknowledges every reply. It prints:
+ *
+ *   sent=N replies=N ok_replies=N error_replies=N stuck=N
+ *
+ * and exits 1 if the PF stopped taking messages (stuck > 0).
+ *
+ *   mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MB_DOORBELL	0x200
+#define MB_STATUS	0x204
+#define MB_ACK		0x208
+#define MB_OUT		0x280
+#define MB_IN		0x2c0
+#define OUT_BUSY	(1u << 0)
+#define IN_VALID	(1u << 1)
+#define WORDS		16
+
+static volatile uint32_t *bar;
+static uint32_t lcg_state;
+
+static uint32_t rnd(void)
+{
+	lcg_state = lcg_state * 1664525u + 1013904223u;
+	return lcg_state ^ (lcg_state >> 16);
+}
+
+static uint32_t rd(uint32_t off)
+{
+	return bar[off / 4];
+}
+
+static void wr(uint32_t off, uint32_t v)
+{
+	bar[off / 4] = v;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+static unsigned long replies, ok_replies, error_replies;
+
+/* Takes a reply or notification from the PF, if any. */
+static void drain(void)
+{
+	uint32_t w1;
+
+	if (!(rd(MB_STATUS) & IN_VALID))
+		return;
+	w1 = rd(MB_IN + 4);
+	replies++;
+	if (w1 >> 16)
+		error_replies++;
+	else
+		ok_replies++;
+	wr(MB_ACK, 1);
+}
+
+/* Waits until the PF took our last message; 0 if it did within 2 s. */
+static int wait_taken(void)
+{
+	uint64_t start = now_us();
+
+	while (rd(MB_STATUS) & OUT_BUSY) {
+		drain();
+		if (now_us() - start > 2000000)
+			return -1;
+	}
+	return 0;
+}
+
+static uint32_t header(uint32_t op, uint32_t flags, uint32_t len)
+{
+	return op | flags << 8 | len << 16;
+}
+
+static void make(uint32_t *m, const uint32_t *prev, uint16_t *seq)
+{
+	uint32_t kind = rnd() % 10;
+
+	memset(m, 0, WORDS * 4);
+	m[1] = ++*seq;
+	switch (kind) {
+	case 0: /* HELLO, sometimes with bad versions */
+		m[0] = header(0x01, 0, 4);
+		m[2] = (rnd() % 4) ? (1u | 2u << 16) : rnd();
+		break;
+	case 1: { /* GET_RESOURCES, HEARTBEAT, QUERY_FAULT */
+		static const uint32_t ops[] = { 0x02, 0x04, 0x10 };
+
+		m[0] = header(ops[rnd() % 3], 0, 0);
+		break;
+	}
+	case 2: /* random words */
+		for (int i = 0; i < WORDS; i++)
+			m[i] = rnd();
+		break;
+	case 3: /* a valid opcode with a bad length or payload */
+		m[0] = header(0x01 + rnd() % 4, 0, rnd() % 80);
+		for (int i = 2; i < WORDS; i++)
+			m[i] = (rnd() % 3) ? 0 : rnd();
+		if (m[0] == header(0x03, 0, 0))
+			m[0] = header(0x03, 0, 4); /* never a real RESET_REQUEST */
+		break;
+	case 4: /* replay the previous message, seq and all */
+		memcpy(m, prev, WORDS * 4);
+		if ((m[0] & 0xff) == 0x03 && !(m[0] & 0xff00))
+			m[0] |= 0x01000000; /* reserved byte: not a reset */
+		break;
+	case 5: /* the PF's direction: a reply or a notification */
+		m[0] = header((rnd() % 2) ? 0x81 : 0x02, 1 + rnd() % 3, 0);
+		break;
+	case 6: { /* SCRUB_MEMORY around and beyond the slice */
+		static const uint32_t edges[] = {
+			0, 1, 63, 64, 65, 127, 128, 255, 256, 0xffff,
+			0x7fffffff, 0xfffffff0, 0xffffffff,
+		};
+
+		m[0] = header(0x11, 0, 8);
+		m[2] = edges[rnd() % 13];
+		m[3] = edges[rnd() % 13];
+		break;
+	}
+	case 7: /* an opcode from no version */
+		m[0] = header(0x05 + rnd() % 0x7a, 0, 4 * (rnd() % 15));
+		break;
+	case 8: /* a status in a request */
+		m[0] = header(0x04, 0, 0);
+		m[1] |= (1 + rnd() % 200) << 16;
+		break;
+	default: /* reserved header byte */
+		m[0] = header(0x02, 0, 0) | (1 + rnd() % 255) << 24;
+		break;
+	}
+}
+
+/* Turns on memory decoding of the function (no driver does it for us). */
+static int enable_memory(const char *dev)
+{
+	char path[512];
+	uint8_t cmd;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/config", dev);
+	fd = open(path, O_RDWR);
+	if (fd < 0 || pread(fd, &cmd, 1, 4) != 1)
+		return -1;
+	cmd |= 2;
+	if (pwrite(fd, &cmd, 1, 4) != 1)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long count, sent = 0, stuck = 0;
+	uint32_t msg[WORDS], prev[WORDS] = { 0 };
+	uint16_t seq = 0;
+	char path[512];
+	void *map;
+	int fd;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED\n");
+		return 2;
+	}
+	count = strtoul(argv[2], NULL, 0);
+	lcg_state = strtoul(argv[3], NULL, 0);
+	if (enable_memory(argv[1])) {
+		fprintf(stderr, "%s: cannot enable memory decoding: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/resource0", argv[1]);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	map = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		fprintf(stderr, "%s: mmap: %s\n", path, strerror(errno));
+		return 1;
+	}
+	bar = map;
+
+	while (sent < count) {
+		if (wait_taken()) {
+			stuck++;
+			break;
+		}
+		make(msg, prev, &seq);
+		for (int i = 0; i < WORDS; i++)
+			wr(MB_OUT + 4 * i, msg[i]);
+		wr(MB_DOORBELL, 1);
+		memcpy(prev, msg, sizeof(msg));
+		sent++;
+	}
+	if (!stuck && wait_taken())
+		stuck++;
+	/* Let the last reply arrive. */
+	usleep(20000);
+	drain();
+	printf("sent=%lu replies=%lu ok_replies=%lu error_replies=%lu stuck=%lu\n",
+	       sent, replies, ok_replies, error_replies, stuck);
+	return stuck ? 1 : 0;
+}
