@@ -62,7 +62,7 @@ check: kernel qemu modules tool
 
 # The long versions of the hardening tests (a hostile VF's 100,000 messages,
 # 1,000 re-partitioning cycles, 100 FLRs of each VF under load); hours.
-STRESS_TESTS ?= hostile_vf|churn|reset_storm
+STRESS_TESTS ?= hostile_vf|churn|reset_storm|fault_storm
 stress: kernel qemu modules tool
 	@MLU270_STRESS=1 RUNNER_TIMEOUT=$${RUNNER_TIMEOUT:-21600} TESTS='$(STRESS_TESTS)' $(SCRIPTS)/check.sh
 

@@ -54,6 +54,42 @@ pub(crate) struct VfState {
     pub(crate) faults: u32,
     /// Faults since the VF's last reset: the fault policy's trigger.
     pub(crate) faults_since_reset: u32,
+    /// Fault-policy resets in the current isolation window, and when it
+    /// started (these survive the resets they count).
+    pub(crate) fault_resets: u32,
+    pub(crate) fault_window_ns: u64,
+    /// The VF keeps faulting: every fault resets it, without notice.
+    pub(crate) isolated: bool,
+    /// Resets by the fault policy since the VF was enabled.
+    pub(crate) fault_policy_resets: u32,
+    /// Time of the VF's last fault.
+    pub(crate) last_fault_ns: u64,
+    /// Rate limits of the "faulted" and "resetting it" lines.
+    pub(crate) fault_log: LogLimit,
+    pub(crate) reset_log: LogLimit,
+}
+
+/// At most one line of a kind per [`LogLimit::INTERVAL_NS`]; the lines not
+/// logged are counted and reported with the next one.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct LogLimit {
+    quiet_until_ns: u64,
+    suppressed: u32,
+}
+
+impl LogLimit {
+    const INTERVAL_NS: u64 = 5_000_000_000;
+
+    /// Whether a line may be logged at `now`; if so, how many were not
+    /// logged since the last one.
+    pub(crate) fn permit(&mut self, now: u64) -> Option<u32> {
+        if now < self.quiet_until_ns {
+            self.suppressed = self.suppressed.saturating_add(1);
+            return None;
+        }
+        self.quiet_until_ns = now.saturating_add(Self::INTERVAL_NS);
+        Some(core::mem::take(&mut self.suppressed))
+    }
 }
 
 impl VfState {
@@ -65,6 +101,19 @@ impl VfState {
             last_fault: None,
             faults: 0,
             faults_since_reset: 0,
+            fault_resets: 0,
+            fault_window_ns: 0,
+            isolated: false,
+            fault_policy_resets: 0,
+            last_fault_ns: 0,
+            fault_log: LogLimit {
+                quiet_until_ns: 0,
+                suppressed: 0,
+            },
+            reset_log: LogLimit {
+                quiet_until_ns: 0,
+                suppressed: 0,
+            },
         }
     }
 }
@@ -80,6 +129,9 @@ pub(crate) struct PfInner {
     pub(crate) vfs: [VfState; MAX_VFS],
     /// Sequence number of the PF's notifications.
     pub(crate) notify_seq: u16,
+    /// `FAULT_COUNT` when the PF last looked: the device counts every
+    /// fault, the interrupt only says which functions faulted since.
+    pub(crate) fault_count_seen: u32,
 }
 
 /// One bound MLU270 PF.
@@ -136,6 +188,7 @@ impl<'bound> Card<'bound> {
         }
 
         let epoch = Instant::<Monotonic>::now();
+        let fault_count: u32 = bar.read(regs::FAULT_COUNT).into();
         let jobs = JobQueue::new(pdev.as_ref(), "PF", interrupts())?;
         let pdev_normal: &'bound pci::Device = pdev;
         let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
@@ -153,6 +206,7 @@ impl<'bound> Card<'bound> {
                         num_vfs: 0,
                         vfs: [VfState::new(0); MAX_VFS],
                         notify_seq: 0,
+                        fault_count_seen: fault_count,
                     }),
                     &show_state,
                 ),
@@ -458,7 +512,7 @@ fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result
     )?;
     writeln!(
         f,
-        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr"
+        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr fault_resets isolated"
     )?;
     for (vf, v) in state.vfs.iter().enumerate().take(state.num_vfs) {
         let c = &v.session.counters;
@@ -467,7 +521,7 @@ fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result
             .map_or((0, 0), |fault| (fault.code, fault.addr));
         writeln!(
             f,
-            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x}",
+            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x} {} {}",
             vf,
             v.slice.quarters,
             v.slice.ipu_mask,
@@ -482,7 +536,9 @@ fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result
             v.resets,
             v.faults,
             code,
-            addr
+            addr,
+            v.fault_policy_resets,
+            u8::from(v.isolated)
         )?;
     }
     Ok(())

@@ -164,54 +164,144 @@ pub(crate) fn vf_reset_seen(card: &Card<'_>, events: u32) {
 /// and the PF's time, and zeroes its memory.
 pub(crate) const FAULTS_BEFORE_RESET: u32 = 8;
 
-/// A function faulted: remember it for QUERY_FAULT and the counters, and
-/// reset a VF that keeps faulting.
+/// A VF that needs this many fault-policy resets within
+/// [`ISOLATION_WINDOW_NS`] is *isolated*: from then on every fault resets
+/// it at once, without the notification (and its 100 ms wait for an
+/// acknowledgement), so a fault storm costs the PF almost nothing. The
+/// isolation ends after a window without faults.
+pub(crate) const RESETS_BEFORE_ISOLATION: u32 = 3;
+const ISOLATION_WINDOW_NS: u64 = 10_000_000_000;
+
+/// Functions faulted: remember the last fault for QUERY_FAULT and the
+/// counters, and reset (or isolate) a VF that keeps faulting.
+///
+/// One interrupt may stand for many faults (a VF can fault faster than the
+/// PF serves them): `FAULT_STATUS` says which functions faulted,
+/// `FAULT_COUNT` how many faults there were, `FAULT_*` describe the last
+/// one. Each flagged function is charged one fault, and the last faulting
+/// function the rest.
 pub(crate) fn fault_seen(card: &Card<'_>) {
     let funcs: u32 = card.bar.read(regs::FAULT_STATUS).into();
     card.bar.write_reg(regs::FAULT_STATUS::from(funcs));
-    let func: u32 = card.bar.read(regs::FAULT_FUNC).into();
+    let count: u32 = card.bar.read(regs::FAULT_COUNT).into();
+    let last_func: u32 = card.bar.read(regs::FAULT_FUNC).into();
     let code: u32 = card.bar.read(regs::FAULT_CODE).into();
     let lo: u32 = card.bar.read(regs::FAULT_ADDR_LO).into();
     let hi: u32 = card.bar.read(regs::FAULT_ADDR_HI).into();
-    let addr = (u64::from(hi) << 32) | u64::from(lo);
+    let last = FaultInfo {
+        code,
+        addr: (u64::from(hi) << 32) | u64::from(lo),
+        count: 0,
+    };
+    let now = card.now_ns();
 
     let mut state = card.state.lock();
+    let total = count.wrapping_sub(state.fault_count_seen);
+    state.fault_count_seen = count;
+    let flagged = funcs.count_ones();
     // Function 0 is the PF itself; 1 + i is VF i.
-    let Some(vf) = (func as usize)
-        .checked_sub(1)
-        .filter(|vf| *vf < state.num_vfs)
-    else {
-        return;
-    };
-    let vfs = &mut state.vfs[vf];
-    vfs.faults = vfs.faults.saturating_add(1);
-    vfs.faults_since_reset = vfs.faults_since_reset.saturating_add(1);
-    vfs.last_fault = Some(FaultInfo {
-        code,
-        addr,
-        count: vfs.faults_since_reset,
-    });
-    if vfs.faults_since_reset == 1 {
-        dev_warn!(
-            card.pdev,
-            "VF {} faulted (status {}, address {:#x}); it is reset after {} faults\n",
+    for vf in 0..state.num_vfs {
+        let func = vf as u32 + 1;
+        if funcs & (1 << func) == 0 {
+            continue;
+        }
+        let faults = if func == last_func {
+            total.saturating_sub(flagged - 1).max(1)
+        } else {
+            1
+        };
+        vf_faulted(
+            card,
+            &mut state,
             vf,
-            code,
-            addr,
-            FAULTS_BEFORE_RESET
+            faults,
+            (func == last_func).then_some(last),
+            now,
         );
     }
-    if vfs.faults_since_reset < FAULTS_BEFORE_RESET {
+}
+
+/// VF `vf` faulted `faults` times; `last` describes the last fault if it
+/// was this VF's.
+fn vf_faulted(
+    card: &Card<'_>,
+    state: &mut PfInner,
+    vf: usize,
+    faults: u32,
+    last: Option<FaultInfo>,
+    now: u64,
+) {
+    let vfs = &mut state.vfs[vf];
+    let first = vfs.faults_since_reset == 0;
+    vfs.faults = vfs.faults.saturating_add(faults);
+    vfs.faults_since_reset = vfs.faults_since_reset.saturating_add(faults);
+    if let Some(fault) = last {
+        vfs.last_fault = Some(FaultInfo {
+            count: vfs.faults_since_reset,
+            ..fault
+        });
+    }
+    if vfs.isolated && now.saturating_sub(vfs.last_fault_ns) > ISOLATION_WINDOW_NS {
+        vfs.isolated = false;
+        vfs.fault_resets = 0;
+        dev_info!(
+            card.pdev,
+            "VF {}: no fault for {} s: no longer isolated\n",
+            vf,
+            ISOLATION_WINDOW_NS / 1_000_000_000
+        );
+    }
+    vfs.last_fault_ns = now;
+    let budget = if vfs.isolated { 1 } else { FAULTS_BEFORE_RESET };
+    if first && !vfs.isolated {
+        if let Some(suppressed) = vfs.fault_log.permit(now) {
+            let (code, addr) = vfs.last_fault.map_or((0, 0), |f| (f.code, f.addr));
+            dev_warn!(
+                card.pdev,
+                "VF {} faulted (status {}, address {:#x}); it is reset after {} faults ({} fault lines not logged)\n",
+                vf,
+                code,
+                addr,
+                FAULTS_BEFORE_RESET,
+                suppressed
+            );
+        }
+    }
+    if vfs.faults_since_reset < budget {
         return;
     }
     vfs.faults_since_reset = 0;
-    dev_warn!(
-        card.pdev,
-        "VF {}: {} faults since its last reset: resetting it\n",
-        vf,
-        FAULTS_BEFORE_RESET
-    );
-    notify_and_reset(card, &mut state, vf, ResetReason::Fault);
+    vfs.fault_policy_resets = vfs.fault_policy_resets.saturating_add(1);
+    if now.saturating_sub(vfs.fault_window_ns) > ISOLATION_WINDOW_NS {
+        vfs.fault_window_ns = now;
+        vfs.fault_resets = 0;
+    }
+    vfs.fault_resets = vfs.fault_resets.saturating_add(1);
+    if vfs.isolated {
+        // Counted in debugfs (fault_resets); not logged.
+        write_word(card, vf, regs::PFVF_VF_RESET, 1);
+        return;
+    }
+    if vfs.fault_resets >= RESETS_BEFORE_ISOLATION {
+        vfs.isolated = true;
+        dev_warn!(
+            card.pdev,
+            "VF {}: isolated: {} fault resets within {} s; every fault now resets it at once, until it stays quiet for {} s\n",
+            vf,
+            vfs.fault_resets,
+            ISOLATION_WINDOW_NS / 1_000_000_000,
+            ISOLATION_WINDOW_NS / 1_000_000_000
+        );
+    } else if let Some(suppressed) = vfs.reset_log.permit(now) {
+        dev_warn!(
+            card.pdev,
+            "VF {}: {} faults since its last reset: resetting it ({} fault lines not logged)\n",
+            vf,
+            FAULTS_BEFORE_RESET,
+            suppressed
+        );
+    }
+    notify_and_reset(card, state, vf, ResetReason::Fault);
 }
 
 /// Tells VF `vf` that it is about to be reset (RESET_NOTIFY), gives it

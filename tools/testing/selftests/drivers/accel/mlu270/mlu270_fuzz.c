@@ -19,6 +19,16 @@
  * and exits 1 if the PF stopped taking messages (stuck > 0).
  *
  *   mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED
+ *
+ * With a fourth argument "faults" it makes COUNT device faults instead: it
+ * points the VF's job queue at host memory it may not use (bus mastering
+ * off, and an address with no RAM) and rings the doorbell, so the device's descriptor fetch fails
+ * (DMA_ERROR, a fault the PF sees), and does it again. It prints
+ *
+ *   faults=N resets=N
+ *
+ * (resets: how often it found its queue cleared by a reset of the VF).
+ * PAUSE_US spreads the faults out (a pause after each).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +40,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#define Q_BASE_LO	0x100
+#define Q_BASE_HI	0x104
+#define Q_SIZE		0x108
+#define Q_TAIL		0x110
+#define Q_CTRL		0x114
+#define Q_STATUS	0x118
+#define CQ_BASE_LO	0x120
+#define CQ_BASE_HI	0x124
+#define Q_ENABLED	(1u << 0)
+#define Q_STOPPED	(1u << 2)
 #define MB_DOORBELL	0x200
 #define MB_STATUS	0x204
 #define MB_ACK		0x208
@@ -162,6 +182,47 @@ static void make(uint32_t *m, const uint32_t *prev, uint16_t *seq)
 	}
 }
 
+/* COUNT descriptor fetches that fail: each is a DMA_ERROR fault. */
+static int fault_storm(unsigned long count, unsigned long pause_us)
+{
+	unsigned long faults = 0, resets = 0;
+	uint32_t tail = 0;
+
+	while (faults < count) {
+		uint32_t st = rd(Q_STATUS);
+		uint64_t start;
+
+		if (!(st & Q_ENABLED) || (st & Q_STOPPED)) {
+			if (!(st & Q_STOPPED) && rd(Q_SIZE) == 0)
+				resets++; /* the PF reset us: registers cleared */
+			wr(Q_CTRL, 0);
+			/* 1 TiB: no RAM there either. */
+			wr(Q_BASE_LO, 0);
+			wr(Q_BASE_HI, 0x100);
+			wr(CQ_BASE_LO, 0x10000);
+			wr(CQ_BASE_HI, 0x100);
+			wr(Q_SIZE, 16);
+			wr(Q_CTRL, 1);
+			tail = 0;
+		}
+		tail = (tail + 1) % 16;
+		wr(Q_TAIL, tail);
+		start = now_us();
+		while (!(rd(Q_STATUS) & Q_STOPPED) && (rd(Q_STATUS) & Q_ENABLED)) {
+			if (now_us() - start > 1000000) {
+				fprintf(stderr, "the queue neither stopped nor was reset\n");
+				printf("faults=%lu resets=%lu\n", faults, resets);
+				return 1;
+			}
+		}
+		faults++;
+		if (pause_us)
+			usleep(pause_us);
+	}
+	printf("faults=%lu resets=%lu\n", faults, resets);
+	return 0;
+}
+
 /* Turns on memory decoding of the function (no driver does it for us). */
 static int enable_memory(const char *dev)
 {
@@ -173,7 +234,8 @@ static int enable_memory(const char *dev)
 	fd = open(path, O_RDWR);
 	if (fd < 0 || pread(fd, &cmd, 1, 4) != 1)
 		return -1;
-	cmd |= 2;
+	/* Memory space on; bus mastering off: the device may not touch RAM. */
+	cmd = (cmd | 2) & ~4;
 	if (pwrite(fd, &cmd, 1, 4) != 1)
 		return -1;
 	close(fd);
@@ -189,8 +251,8 @@ int main(int argc, char **argv)
 	void *map;
 	int fd;
 
-	if (argc != 4) {
-		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED\n");
+	if (argc != 4 && !((argc == 5 || argc == 6) && !strcmp(argv[4], "faults"))) {
+		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US]]\n");
 		return 2;
 	}
 	count = strtoul(argv[2], NULL, 0);
@@ -211,6 +273,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bar = map;
+	if (argc >= 5)
+		return fault_storm(count, argc == 6 ? strtoul(argv[5], NULL, 0) : 0);
 
 	while (sent < count) {
 		if (wait_taken()) {

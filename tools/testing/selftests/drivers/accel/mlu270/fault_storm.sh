@@ -1,0 +1,96 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# timeout: 3600
+# A device-side fault storm: mlu270_fuzz points VF 1's job queue (no driver
+# bound) at host memory it may not use, 5,000 times over a few seconds
+# (MLU270_STRESS=1: 100,000). The PF must isolate VF 1 (reset at every fault, no notification
+# wait), log a handful of lines, and VF 0 must keep its job throughput.
+# Restores sriov_numvfs.
+DIR=$(dirname "$0")
+. "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
+FUZZ=$DIR/mlu270_fuzz
+
+ktap_print_header
+pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
+[ -x "$FUZZ" ] || { ktap_skip_all "mlu270_fuzz is not built"; exit "$KSFT_SKIP"; }
+command -v mlu270-smi >/dev/null || { ktap_skip_all "mlu270-smi is not installed"; exit "$KSFT_SKIP"; }
+sys=/sys/bus/pci/devices/$pf
+orig_driver=$(mlu270_driver_of "$pf")
+vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+restore() {
+	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
+		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
+	fi
+	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+}
+trap restore EXIT
+
+if [ "${MLU270_STRESS:-0}" = 1 ]; then count=100000; else count=5000; fi
+
+ktap_set_plan 7
+mark() { echo "fault_storm: mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/fault_storm: mark $1\$/,\$p"; }
+mark start
+
+pf=$(mlu270_pf_bound)
+ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
+sys=/sys/bus/pci/devices/$pf
+echo 0 >"$sys/sriov_numvfs"
+modprobe mlu270_vf
+echo 4 >"$sys/sriov_numvfs"
+vf0=$(mlu270_vf_of "$pf" 0)
+vf1=$(mlu270_vf_of "$pf" 1)
+echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/unbind
+
+col() {
+	awk -v vf="$1" -v name="$2" '
+		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$pf/vfs"
+}
+# wall_mb_s: VF 0's memcpy throughput in wall time, MB/s (integer).
+wall_mb_s() {
+	mlu270-smi --json bench "$vf0" memcpy --len 65536 --count 200 |
+		sed -n 's/.*"wall_mb_s": \([0-9]*\).*/\1/p'
+}
+
+alone=$(wall_mb_s)
+mark storm
+t0=$(date +%s)
+"$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" 0 faults 500 >/tmp/storm.out 2>&1 &
+storm=$!
+during=$(wall_mb_s)
+wait "$storm"
+storm_rc=$?
+elapsed=$(($(date +%s) - t0))
+ktap_print_msg "VF 1: $(cat /tmp/storm.out) in $elapsed s"
+ktap_print_msg "PF: VF 1 faults $(col 1 faults), fault resets $(col 1 fault_resets), isolated $(col 1 isolated)"
+ktap_print_msg "VF 0 memcpy: $alone MB/s alone, $during MB/s during the storm (wall time)"
+
+storm_done() { [ "$storm_rc" = 0 ] && grep -q "^faults=$count " /tmp/storm.out; }
+ktap_test_result "$count faults made by VF 1" storm_done
+isolated() {
+	[ "$(col 1 isolated)" = 1 ] && [ "$(col 1 fault_resets)" -ge 3 ] &&
+		log_since storm | grep -q "mlu270_pf $pf: VF 1: isolated: 3 fault resets within 10 s"
+}
+ktap_test_result "the PF isolated VF 1" isolated
+few_lines() {
+	local n
+	n=$(log_since storm | grep -c "mlu270_pf $pf: VF 1")
+	ktap_print_msg "$n PF log lines about VF 1"
+	[ "$n" -le 8 ]
+}
+ktap_test_result "a handful of log lines for the whole storm" few_lines
+throughput() { [ -n "$alone" ] && [ -n "$during" ] && [ $((during * 2)) -ge "$alone" ]; }
+ktap_test_result "VF 0 keeps at least half its throughput during the storm" throughput
+rebind() {
+	echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/bind &&
+		[ "$(cat "/sys/bus/pci/devices/$vf1/state")" = ready ] && mlu270-smi run "$vf1" crc32
+}
+ktap_test_result "VF 1 binds mlu270_vf afterwards and runs a checked job" rebind
+clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
+ktap_test_result "no warning in the kernel log" clean_log
+
+ktap_finished
