@@ -92,12 +92,90 @@ def qemu_command(args, console, tests_port, mode):
         "-append", append,
         "-device", "pci-testdev",
         "-device", "mlu270,addr=0x5.0",
+        # An empty hot-plug slot (native PCIe hotplug): tests ask the host to
+        # plug a second card into it and to unplug it (MLU270-HOST lines).
+        "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
+        "-device", "pcie-root-port,id=hp0,chassis=1,slot=1,bus=pcie.0,addr=0x7,mem-reserve=64M",
     ]
     if mode == "shell":
         cmd += ["-serial", "mon:stdio", "-serial", f"file:{tests_port}"]
     else:
         cmd += ["-monitor", "none", "-serial", f"file:{console}", "-serial", f"file:{tests_port}"]
+        cmd += ["-qmp", f"unix:{qmp_path(tests_port)},server=on,wait=off"]
     return cmd + args.qemu_extra
+
+
+def qmp_path(tests_port):
+    return os.path.join(os.path.dirname(tests_port), "qmp.sock")
+
+
+# What a guest test may ask the host to do: plug the test card into the
+# empty slot, or unplug it. Nothing else reaches the monitor.
+HOST_ACTIONS = {
+    "plug-card": ("device_add", {"driver": "mlu270", "id": "hotcard", "bus": "hp0"}),
+    "unplug-card": ("device_del", {"id": "hotcard"}),
+}
+
+
+class Qmp:
+    """A minimal QMP client: one command at a time, events skipped."""
+
+    def __init__(self, path):
+        import socket
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(path)
+        self.buf = b""
+        self._read()  # greeting
+        self.execute("qmp_capabilities", {})
+
+    def _read(self):
+        while b"\n" not in self.buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise OSError("QMP closed")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def execute(self, command, arguments):
+        self.sock.sendall(json.dumps({"execute": command, "arguments": arguments}).encode() + b"\n")
+        while True:
+            msg = self._read()
+            if "return" in msg or "error" in msg:
+                return msg
+
+
+def host_actions(tests_port, offset, qmp_holder, log):
+    """Carries out the MLU270-HOST lines written since `offset`; returns the
+    new offset. A line is taken only once it is complete."""
+    try:
+        with open(tests_port, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return offset
+    end = data.rfind(b"\n")
+    if end < 0:
+        return offset
+    for raw in data[: end + 1].splitlines():
+        line = raw.decode(errors="replace").strip()
+        if not line.startswith("MLU270-HOST "):
+            continue
+        action = line.split(" ", 1)[1].strip()
+        if action not in HOST_ACTIONS:
+            log.write(f"host action {action!r}: unknown, ignored\n")
+            continue
+        try:
+            if qmp_holder[0] is None:
+                qmp_holder[0] = Qmp(qmp_path(tests_port))
+            command, arguments = HOST_ACTIONS[action]
+            reply = qmp_holder[0].execute(command, arguments)
+            log.write(f"host action {action}: {json.dumps(reply)}\n")
+        except (OSError, ValueError) as e:
+            log.write(f"host action {action}: failed: {e}\n")
+        log.flush()
+    return offset + end + 1
 
 
 def frames(lines):
@@ -109,6 +187,8 @@ def frames(lines):
     done = False
     for raw in lines:
         line = raw.rstrip("\r\n")
+        if line.startswith("MLU270-HOST "):
+            continue  # a request to the runner (host_actions), not output
         if line.startswith("MLU270-TEST-BEGIN "):
             current = line.split(" ", 1)[1]
             out[current] = ([], None)
@@ -204,7 +284,7 @@ def main():
 
     console = os.path.join(args.logdir, "console.log")
     tests_port = os.path.join(args.logdir, "tests.log")
-    for f in (console, tests_port):
+    for f in (console, tests_port, qmp_path(tests_port)):
         if os.path.exists(f):
             os.unlink(f)
     cmd = qemu_command(args, console, tests_port, args.mode)
@@ -219,12 +299,17 @@ def main():
           f"logs in {args.logdir}", flush=True)
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
     timed_out = False
-    try:
-        proc.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    offset = 0
+    qmp_holder = [None]
+    with open(os.path.join(args.logdir, "host-actions.log"), "w") as actions_log:
+        while proc.poll() is None:
+            if time.monotonic() - start > args.timeout:
+                timed_out = True
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                break
+            offset = host_actions(tests_port, offset, qmp_holder, actions_log)
+            time.sleep(0.2)
     elapsed = time.monotonic() - start
 
     console_lines = open(console, errors="replace").read().splitlines() if os.path.exists(console) else []

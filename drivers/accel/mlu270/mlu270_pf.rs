@@ -199,6 +199,22 @@ impl MluPfDriver {
         Ok(())
     }
 
+    fn show_native_slice(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        this.card.show_native_slice(buf)
+    }
+
+    fn store_native_slice(
+        pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        input: &[u8],
+    ) -> Result {
+        this.card.store_native_slice(pdev, input)
+    }
+
     fn store_reset_vf(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
         let vf: usize = text.trim().parse().map_err(|_| {
@@ -222,6 +238,11 @@ kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
     read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
     read_only(c"job_node", MluPfDriver::show_job_node),
     write_only(c"reset_vf", MluPfDriver::store_reset_vf),
+    read_write(
+        c"native_slice",
+        MluPfDriver::show_native_slice,
+        MluPfDriver::store_native_slice
+    ),
     read_only(c"ipu_cores", MluPfDriver::show_ipu_cores),
     read_only(c"vpus", MluPfDriver::show_vpus),
     read_only(c"jpus", MluPfDriver::show_jpus),
@@ -308,6 +329,7 @@ impl pci::Driver for MluPfDriver {
                     )
                 },
                 card: {
+                    card.reset_partition();
                     card.enable_interrupts();
                     card.announce();
                     card

@@ -341,6 +341,20 @@ impl JobQueue {
         Ok(())
     }
 
+    /// Runs `change` (e.g. a new slice for the function) while the queue is
+    /// running and idle, then takes the window size from the device again.
+    /// `EBUSY` if jobs are in flight or the queue is stopped or blocked.
+    pub(crate) fn reconfigure_idle(&self, bar: &Bar0<'_>, change: impl FnOnce()) -> Result {
+        let mut st = self.state.lock();
+        if st.stopped.is_some() || st.in_flight() != 0 {
+            return Err(EBUSY);
+        }
+        change();
+        let window_mb: u32 = bar.read(regs::SLICE_MEM_MB).into();
+        st.window = u64::from(window_mb) << 20;
+        Ok(())
+    }
+
     /// Collects the completion records the device wrote; returns whether
     /// there was anything to do. Called by the IRQ thread (vector 0) and by
     /// waiters that poll.

@@ -443,6 +443,13 @@ impl Slice {
         }
     }
 
+    /// The PF's own slice of `fraction` (entry 0 of the table, used while no
+    /// VF is enabled): the first quarters of the card, so that it can be
+    /// compared with a VF's slice of the same size.
+    pub fn native(card: &CardCaps, fraction: Fraction) -> Option<Self> {
+        Self::quarters_at(card, 0, fraction.quarters())
+    }
+
     /// `count` quarters starting at quarter `first` (`first + count <= 4`).
     fn quarters_at(card: &CardCaps, first: u8, count: u8) -> Option<Self> {
         if count == TOTAL_QUARTERS {

@@ -19,7 +19,7 @@ use kernel::{
 
 use crate::{
     jobs::JobQueue,
-    layout::{self, CardCaps, Layout, Slice, MAX_VFS},
+    layout::{self, CardCaps, Fraction, Layout, Slice, MAX_VFS},
     mailbox,
     protocol::{FaultInfo, VfSession},
     regs,
@@ -226,7 +226,7 @@ impl<'bound> Card<'bound> {
         let mem_mb: u32 = self.bar.read(regs::SLICE_MEM_MB).into();
         crate::uapi::Info {
             function: 0,
-            quarters: if mem_mb == 0 { 0 } else { 4 },
+            quarters: mem_mb.checked_div(self.caps.quarter_mb()).unwrap_or(0),
             ipu_mask: ipu,
             vpu_mask: vpu,
             jpu_mask: jpu,
@@ -268,7 +268,7 @@ impl<'bound> Card<'bound> {
     pub(crate) fn shutdown(&self) {
         self.jobs.shutdown(&self.bar);
         self.bar.write_reg(regs::INT_ENABLE::zeroed());
-        self.clear_partition();
+        self.reset_partition();
         let mut state = self.state.lock();
         state.num_vfs = 0;
     }
@@ -295,7 +295,14 @@ impl<'bound> Card<'bound> {
         }
     }
 
-    /// Empties every VF entry (the PF keeps the whole card for itself).
+    /// The table as the driver starts and leaves it: the whole card for the
+    /// PF (entry 0), nothing for the VFs.
+    pub(crate) fn reset_partition(&self) {
+        self.write_entry(0, &Slice::whole(&self.caps));
+        self.clear_partition();
+    }
+
+    /// Empties every VF entry (the PF keeps its own slice).
     fn clear_partition(&self) {
         for vf in 0..MAX_VFS {
             self.write_entry(1 + vf, &Slice::EMPTY);
@@ -438,6 +445,43 @@ impl<'bound> Card<'bound> {
                 Err(Error::from_errno(-e.errno()))
             }
         }
+    }
+
+    /// sysfs `native_slice`: the PF's own slice (entry 0), in quarters.
+    pub(crate) fn show_native_slice(&self, buf: &mut SysfsBuffer<'_>) -> Result {
+        let size: u32 = self.bar.read(regs::PART_MEM_SIZE_MB::at(0)).into();
+        let quarters = size.checked_div(self.caps.quarter_mb()).unwrap_or(0);
+        let text = match quarters {
+            1 => "1/4",
+            2 => "1/2",
+            _ => "1/1",
+        };
+        writeln!(buf, "{text}")?;
+        Ok(())
+    }
+
+    /// sysfs `native_slice` = 1/4, 1/2 or 1/1: restricts the native job node
+    /// to the first quarter(s) of the card, e.g. to compare it with a VF of
+    /// the same size. Only while no VF is enabled and no native job runs.
+    pub(crate) fn store_native_slice(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+        let slice = Fraction::parse(text)
+            .ok()
+            .and_then(|f| Slice::native(&self.caps, f))
+            .ok_or_else(|| {
+                dev_err!(pdev, "native_slice: want 1/4, 1/2 or 1/1\n");
+                EINVAL
+            })?;
+        self.jobs
+            .reconfigure_idle(&self.bar, || self.write_entry(0, &slice))
+            .inspect_err(|_| {
+                dev_err!(
+                    pdev,
+                    "native_slice: only while no VF is enabled and no native job runs\n"
+                )
+            })?;
+        dev_info!(pdev, "native slice set to {}\n", text);
+        Ok(())
     }
 
     /// `sriov_numvfs` = 0: tell the VFs, remove them, empty their entries.

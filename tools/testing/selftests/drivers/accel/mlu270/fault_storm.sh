@@ -16,23 +16,11 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 [ -x "$FUZZ" ] || { ktap_skip_all "mlu270_fuzz is not built"; exit "$KSFT_SKIP"; }
 command -v mlu270-smi >/dev/null || { ktap_skip_all "mlu270-smi is not installed"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
-orig_driver=$(mlu270_driver_of "$pf")
-vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
-restore() {
-	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
-	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
-		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
-		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
-	fi
-	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
-}
-trap restore EXIT
+mlu270_keep_state "$pf"
 
 if [ "${MLU270_STRESS:-0}" = 1 ]; then count=100000; else count=5000; fi
 
 ktap_set_plan 7
-mark() { echo "fault_storm: mark $1" >/dev/kmsg; }
-log_since() { dmesg | sed -n "/fault_storm: mark $1\$/,\$p"; }
 mark start
 
 pf=$(mlu270_pf_bound)
@@ -90,7 +78,6 @@ rebind() {
 		[ "$(cat "/sys/bus/pci/devices/$vf1/state")" = ready ] && mlu270-smi run "$vf1" crc32
 }
 ktap_test_result "VF 1 binds mlu270_vf afterwards and runs a checked job" rebind
-clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
 ktap_test_result "no warning in the kernel log" clean_log
 
 ktap_finished

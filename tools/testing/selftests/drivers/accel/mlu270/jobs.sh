@@ -16,23 +16,10 @@ ktap_print_header
 pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 [ -x "$JOB" ] || { ktap_skip_all "mlu270_job is not built"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
-orig_driver=$(mlu270_driver_of "$pf")
-vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+mlu270_keep_state "$pf"
 
-restore() {
-	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
-	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
-		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
-		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
-	fi
-	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
-}
-trap restore EXIT
+ktap_set_plan 32
 
-ktap_set_plan 29
-
-mark() { echo "jobs: mark $1" >/dev/kmsg; }
-log_since() { dmesg | sed -n "/jobs: mark $1\$/,\$p"; }
 mark start
 
 pf=$(mlu270_pf_bound)
@@ -62,6 +49,23 @@ ktap_test_result "native: bad input gets the documented errno" native_errors
 jtime() { "$JOB" "$(node "$1")" time "$2" "$3"; }
 native_cost() { [ "$(jtime "$pf" memcpy 65536)" = 65536 ]; }
 ktap_test_result "native: the whole card copies 1 byte/ns" native_cost
+native_quarter() {
+	local rc=0
+	mlu270_write "$sys/native_slice" 1/4 || return 1
+	[ "$(cat "$sys/native_slice")" = 1/4 ] && info_is "$pf" quarters 1 && info_is "$pf" mem_mb 64 &&
+		info_is "$pf" ipu_mask 0x000f && [ "$(jtime "$pf" memcpy 65536)" = 262144 ] || rc=1
+	mlu270_write "$sys/native_slice" 1/1 || rc=1
+	info_is "$pf" mem_mb 256 || rc=1
+	return $rc
+}
+ktap_test_result "native_slice 1/4: the PF's node is a quarter of the card (4x slower)" native_quarter
+native_bad() {
+	local out
+	out=$(mlu270_write "$sys/native_slice" 3/4) && return 1
+	mlu270_matches "$out" "invalid argument" && [ "$(cat "$sys/native_slice")" = 1/1 ] &&
+		log_since start | grep -q "mlu270_pf $pf: native_slice: want 1/4, 1/2 or 1/1"
+}
+ktap_test_result "native_slice 3/4 fails with EINVAL and changes nothing" native_bad
 
 # Native jobs in flight keep the VFs off; then VFs keep native jobs off.
 "$JOB" "$pfnode" hold 3000 >/tmp/jobs.hold 2>&1 &
@@ -85,6 +89,12 @@ native_blocked() {
 	mlu270_matches "$out" "busy" && info_is "$pf" quarters 0 && info_is "$pf" mem_mb 0
 }
 ktap_test_result "with VFs enabled the native node refuses jobs (EBUSY)" native_blocked
+native_slice_busy() {
+	local out
+	out=$(mlu270_write "$sys/native_slice" 1/2) && return 1
+	mlu270_matches "$out" "busy"
+}
+ktap_test_result "with VFs enabled native_slice fails with EBUSY" native_slice_busy
 echo 0 >"$sys/sriov_numvfs"
 
 # layout N "Q0 Q1 .." "MB0 MB1 ..": every VF's node reports its slice and
@@ -315,7 +325,6 @@ counters() {
 }
 ktap_test_result "debugfs counts the native jobs" counters
 
-clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
 ktap_test_result "no warning in the kernel log" clean_log
 
 ktap_finished

@@ -116,3 +116,55 @@ mlu270_send() {
 	REPLY3=$(mlu270_rd "$base" $((MB_IN + 12)))
 	mlu270_wr "$base" $MB_ACK 1
 }
+
+# Ask the host for an action: "plug-card" (a second MLU270 into the empty
+# hot-plug slot) or "unplug-card". Only the MLU270 test runner listens
+# (qemu-test/scripts/runner.py); elsewhere nothing happens, and the caller
+# finds no card appearing.
+mlu270_host() {
+	echo "MLU270-HOST $1" >/dev/ttyS1
+}
+
+# The MLU270 PFs other than $1, one per line.
+mlu270_other_pfs() {
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(basename "$d")" = "$1" ] && continue
+		[ "$(cat "$d/vendor")" = 0xcabc ] && [ "$(cat "$d/device")" = 0x0270 ] && basename "$d"
+	done
+	return 0
+}
+
+# mlu270_keep_state PF: at exit, put back what the test may change: VF
+# count 0, the default layout and native slice, the PF's driver, and
+# mlu270_vf unloaded if it was not loaded before.
+mlu270_keep_state() {
+	_mlu270_pf=$1
+	_mlu270_driver=$(mlu270_driver_of "$1")
+	_mlu270_vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
+	trap mlu270_restore_state EXIT
+}
+
+mlu270_restore_state() {
+	local sys=/sys/bus/pci/devices/$_mlu270_pf
+	if [ -e "$sys/driver" ]; then
+		echo 0 >"$sys/sriov_numvfs" 2>/dev/null
+		[ -e "$sys/layout" ] && echo default >"$sys/layout" 2>/dev/null
+		[ -e "$sys/native_slice" ] && echo 1/1 >"$sys/native_slice" 2>/dev/null
+	fi
+	if [ "$(mlu270_driver_of "$_mlu270_pf")" != "$_mlu270_driver" ]; then
+		[ -e "$sys/driver" ] && echo "$_mlu270_pf" >"$sys/driver/unbind"
+		[ -n "$_mlu270_driver" ] &&
+			echo "$_mlu270_pf" >"/sys/bus/pci/drivers/$_mlu270_driver/bind" 2>/dev/null
+	fi
+	[ "$_mlu270_vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
+	return 0
+}
+
+# mark NAME puts a marker in the kernel log; log_since NAME prints the log
+# after it; clean_log: no warning of any kind since the marker "start".
+mark() { echo "$(basename "$0" .sh): mark $1" >/dev/kmsg; }
+log_since() { dmesg | sed -n "/$(basename "$0" .sh): mark $1\$/,\$p"; }
+clean_log() {
+	! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'
+}

@@ -15,23 +15,11 @@ ktap_print_header
 pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 [ -x "$JOB" ] || { ktap_skip_all "mlu270_job is not built"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
-orig_driver=$(mlu270_driver_of "$pf")
-vf_loaded=$(grep -c '^mlu270_vf ' /proc/modules)
-restore() {
-	[ -e "$sys/driver" ] && echo 0 >"$sys/sriov_numvfs" 2>/dev/null
-	if [ "$(mlu270_driver_of "$pf")" != "$orig_driver" ]; then
-		[ -e "$sys/driver" ] && echo "$pf" >"$sys/driver/unbind"
-		[ -n "$orig_driver" ] && echo "$pf" >"/sys/bus/pci/drivers/$orig_driver/bind" 2>/dev/null
-	fi
-	[ "$vf_loaded" = 0 ] && rmmod mlu270_vf 2>/dev/null
-}
-trap restore EXIT
+mlu270_keep_state "$pf"
 
 if [ "${MLU270_STRESS:-0}" = 1 ]; then rounds=100; else rounds=5; fi
 
 ktap_set_plan 5
-mark() { echo "reset_storm: mark $1" >/dev/kmsg; }
-log_since() { dmesg | sed -n "/reset_storm: mark $1\$/,\$p"; }
 mark start
 
 pf=$(mlu270_pf_bound)
@@ -80,7 +68,6 @@ streams_ok() {
 ktap_test_result "no failed or corrupted job on any VF (only its own resets' losses)" streams_ok
 lost_to_resets() { grep -q " reset=[1-9]" /tmp/storm.0 || grep -q " wiped=[1-9]" /tmp/storm.0; }
 ktap_test_result "VF 0's own resets did cancel some of its jobs" lost_to_resets
-clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'; }
 ktap_test_result "no warning in the kernel log" clean_log
 
 ktap_finished
