@@ -73,7 +73,7 @@ struct MluPf<'bound> {
     node: MiscDeviceRegistration<'bound, PfNode>,
     node_name: jobs::NodeName,
     #[pin]
-    queue_irq: irq::ThreadedRegistration<'bound, QueueIrq<'bound>>,
+    queue_irq: irq::ThreadedRegistration<'bound, jobs::QueueIrq<'bound, CardType>>,
     #[pin]
     mbox_irq: irq::ThreadedRegistration<'bound, PfIrq<'bound>>,
     #[pin]
@@ -82,22 +82,6 @@ struct MluPf<'bound> {
 }
 
 struct MluPfDriver;
-
-/// Threaded handler of the native queue's vector (`JOB_DONE`, `Q_ERROR`).
-#[pin_data]
-struct QueueIrq<'bound> {
-    card: Arc<Card<'bound>>,
-}
-
-impl ThreadedHandler for QueueIrq<'_> {
-    fn handle_threaded(&self) -> IrqReturn {
-        if self.card.jobs.service(&self.card.bar) {
-            IrqReturn::Handled
-        } else {
-            IrqReturn::None
-        }
-    }
-}
 
 static NODE_USED: [AtomicFlag; 4] = [const { AtomicFlag::new(false) }; 4];
 static NODE_NAMES: jobs::NodeNames = jobs::NodeNames::new(
@@ -265,8 +249,8 @@ impl pci::Driver for MluPfDriver {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
             pdev.set_master();
-            // SAFETY: Nothing has allocated or mapped DMA memory for this
-            // device yet: the card's job queue is the first to.
+            // The card's job queue (below) is the first DMA user of this device.
+            // SAFETY: No DMA memory of this device is allocated or mapped yet.
             unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
 
             let card = Card::new(pdev)?;
@@ -297,15 +281,15 @@ impl pci::Driver for MluPfDriver {
             let name = node_name.name;
 
             Ok(try_pin_init!(MluPf {
-                // SAFETY: The registration is a pinned field of the driver's data, which the
-                // PCI core drops (running the registration's destructor) on unbind; hence it
-                // is never forgotten.
+                // The registration is a pinned field of the driver's data, which the PCI
+                // core drops (running the registration's destructor) on unbind.
+                // SAFETY: Hence the registration is never forgotten.
                 queue_irq <- unsafe {
                     irq::ThreadedRegistration::new(
                         queue,
                         irq::Flags::TRIGGER_NONE,
                         c"mlu270_pf-queue",
-                        try_pin_init!(QueueIrq { card: queue_card }? Error),
+                        try_pin_init!(jobs::QueueIrq::<CardType> { function: queue_card }? Error),
                     )
                 },
                 // The registration is a pinned field of the driver's data, which the PCI

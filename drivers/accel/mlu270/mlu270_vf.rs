@@ -70,22 +70,6 @@ impl ThreadedHandler for VfIrq<'_> {
     }
 }
 
-/// Threaded handler of the VF's queue vector (`JOB_DONE`, `Q_ERROR`).
-#[pin_data]
-struct QueueIrq<'bound> {
-    vf: Arc<Vf<'bound>>,
-}
-
-impl ThreadedHandler for QueueIrq<'_> {
-    fn handle_threaded(&self) -> IrqReturn {
-        if self.vf.jobs.service(&self.vf.bar) {
-            IrqReturn::Handled
-        } else {
-            IrqReturn::None
-        }
-    }
-}
-
 /// Log names of the VFs' job queues.
 const WHO: [&str; layout::MAX_VFS] = ["VF 0", "VF 1", "VF 2", "VF 3"];
 
@@ -155,7 +139,7 @@ struct MluVf<'bound> {
     node: MiscDeviceRegistration<'bound, VfNode>,
     node_name: jobs::NodeName,
     #[pin]
-    queue_irq: irq::ThreadedRegistration<'bound, QueueIrq<'bound>>,
+    queue_irq: irq::ThreadedRegistration<'bound, jobs::QueueIrq<'bound, VfType>>,
     #[pin]
     mbox_irq: irq::ThreadedRegistration<'bound, VfIrq<'bound>>,
     vf: Arc<Vf<'bound>>,
@@ -316,8 +300,8 @@ impl pci::Driver for MluVfDriver {
         pin_init::pin_init_scope(move || {
             pdev.enable_device_mem()?;
             pdev.set_master();
-            // SAFETY: Nothing has allocated or mapped DMA memory for this
-            // device yet: the queue below is the first to.
+            // The job queue (below) is the first DMA user of this device.
+            // SAFETY: No DMA memory of this device is allocated or mapped yet.
             unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<64>())? };
 
             let (bar, index) = map_bar(pdev)?;
@@ -367,7 +351,7 @@ impl pci::Driver for MluVfDriver {
                         queue,
                         irq::Flags::TRIGGER_NONE,
                         c"mlu270_vf-queue",
-                        try_pin_init!(QueueIrq { vf: queue_vf }? Error),
+                        try_pin_init!(jobs::QueueIrq::<VfType> { function: queue_vf }? Error),
                     )
                 },
                 // The node is registered last: the queue runs once it is

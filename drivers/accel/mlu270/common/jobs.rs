@@ -16,6 +16,7 @@ use kernel::{
     dma::Coherent,
     fs::File,
     io::{io_project, io_read, io_write, Io},
+    irq::{IrqReturn, ThreadedHandler},
     miscdevice::{MiscDevice, MiscDeviceRegistration, RegistrationHandle},
     new_condvar, new_mutex, pci,
     prelude::*,
@@ -748,6 +749,22 @@ impl<F: FunctionType> MiscDevice for JobNode<F> {
     fn ioctl(this: &JobFile<F>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         this.handle
             .with(|f| ioctl(f.queue(), f.bar(), this.client, || f.info(), cmd, arg))?
+    }
+}
+
+/// Threaded handler of a function's queue vector (`JOB_DONE`, `Q_ERROR`).
+#[pin_data]
+pub(crate) struct QueueIrq<'bound, F: FunctionType> {
+    pub(crate) function: Arc<F::Of<'bound>>,
+}
+
+impl<F: FunctionType> ThreadedHandler for QueueIrq<'_, F> {
+    fn handle_threaded(&self) -> IrqReturn {
+        if self.function.queue().service(self.function.bar()) {
+            IrqReturn::Handled
+        } else {
+            IrqReturn::None
+        }
     }
 }
 
