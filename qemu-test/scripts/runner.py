@@ -92,9 +92,8 @@ def qemu_command(args, console, tests_port, mode):
         "-append", append,
         "-device", "pci-testdev",
         "-device", "mlu270,addr=0x5.0",
-        # An empty hot-plug slot (native PCIe hotplug): tests ask the host to
+        # An empty hot-plug slot (ACPI hotplug): tests ask the host to
         # plug a second card into it and to unplug it (MLU270-HOST lines).
-        "-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off",
         "-device", "pcie-root-port,id=hp0,chassis=1,slot=1,bus=pcie.0,addr=0x7,mem-reserve=64M",
     ]
     if mode == "shell":
