@@ -57,7 +57,8 @@ run: kernel qemu modules tool
 shell: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh shell
 
-check: kernel qemu modules tool
+# (the release kernel and modules: the nested VM of the vfio test)
+check: kernel qemu modules tool kernel-release modules-release
 	@$(SCRIPTS)/check.sh
 
 # The long versions of the hardening tests (a hostile VF's 100,000 messages,

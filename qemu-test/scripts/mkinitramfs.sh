@@ -14,7 +14,8 @@ kbuild=$(kernel_build_dir "$cfg")
 kver=$(cat "$kbuild/include/config/kernel.release")
 
 root=$(mktemp -d "${TMPDIR:-/tmp}/mlu270-initramfs.XXXXXX")
-trap 'rm -rf "$root"' EXIT
+iroot=
+trap 'rm -rf "$root" ${iroot:+"$iroot"}' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/share/mlu270,etc/mlu270,proc,sys,dev,tmp,root,lib,lib64,extra}
 
 cp /bin/busybox "$root/bin/busybox"
@@ -62,6 +63,37 @@ if [ -x "$CACHE/tool/mlu270-smi" ]; then
 fi
 if [ -d "$CACHE/tool/selftests" ]; then
 	cp "$CACHE/tool/selftests/"* "$root/selftests/drivers/accel/mlu270/"
+fi
+
+# The nested VM of the vfio test: a QEMU for the guest (it runs the inner
+# VM under TCG and hands it a VF with vfio-pci), its firmware, and the inner
+# VM's kernel and initramfs (busybox, mlu270_vf, mlu270-smi). The inner
+# kernel is the release kernel: the test kernel's debugging makes a VM
+# nested in TCG take ten minutes to boot.
+ikbuild=$(kernel_build_dir release)
+imoddir=$(modules_dir release)
+if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
+	[ -f "$ikbuild/.mlu270-build-ready" ] && [ -f "$imoddir/mlu270_vf.ko" ]; then
+	ikver=$(cat "$ikbuild/include/config/kernel.release")
+	inner=$root/usr/share/mlu270/inner
+	mkdir -p "$inner" "$root/usr/share/qemu"
+	copy_program "$(qemu_binary_current)"
+	strip "$root$(qemu_binary_current)"
+	ln -sf "$(qemu_binary_current)" "$root/usr/bin/qemu-system-x86_64"
+	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin "$root/usr/share/qemu/"
+	cp "$ikbuild/arch/x86/boot/bzImage" "$inner/bzImage"
+	iroot=$(mktemp -d "${TMPDIR:-/tmp}/mlu270-inner.XXXXXX")
+	mkdir -p "$iroot"/{bin,sbin,usr/bin,proc,sys,dev,tmp,lib/modules/"$ikver"/extra}
+	cp /bin/busybox "$iroot/bin/busybox"
+	cp "$imoddir/mlu270_vf.ko" "$iroot/lib/modules/$ikver/extra/"
+	cp "$ikbuild/modules-install/lib/modules/$ikver/modules.order" \
+		"$ikbuild/modules-install/lib/modules/$ikver/modules.builtin" "$iroot/lib/modules/$ikver/" 2>/dev/null || true
+	/sbin/depmod -b "$iroot" "$ikver" 2>/dev/null || depmod -b "$iroot" "$ikver"
+	[ -x "$CACHE/tool/mlu270-smi" ] && cp "$CACHE/tool/mlu270-smi" "$iroot/usr/bin/"
+	cp "$TOP/qemu-test/guest/inner-init" "$iroot/init"
+	chmod +x "$iroot/init"
+	(cd "$iroot" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$inner/initramfs.cpio.gz"
+	rm -rf "$iroot"
 fi
 
 # The test list, as guest paths.

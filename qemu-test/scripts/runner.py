@@ -72,14 +72,22 @@ def kvm_usable():
 
 
 def qemu_command(args, console, tests_port, mode):
-    accel = ["-accel", "kvm", "-cpu", "host"] if kvm_usable() else ["-accel", "tcg", "-cpu", "max"]
-    append = f"console=ttyS0 panic=-1 oops=panic loglevel=7 mlu270.mode={mode} {args.append}".strip()
+    kvm = kvm_usable()
+    # (with KVM, interrupt remapping needs the split irqchip)
+    machine = "q35,kernel-irqchip=split" if kvm else "q35"
+    accel = ["-accel", "kvm", "-cpu", "host"] if kvm else ["-accel", "tcg", "-cpu", "max"]
+    # The guest plays a cloud host: an IOMMU (emulated VT-d with interrupt
+    # remapping) translates every device's DMA, and vfio-pci can hand a VF
+    # to a nested VM (the vfio test).
+    iommu = ["-device", "intel-iommu,intremap=on"]
+    append = f"console=ttyS0 panic=-1 oops=panic loglevel=7 intel_iommu=on mlu270.mode={mode} {args.append}".strip()
     if args.no_kunit:
         append += " kunit.enable=0"
     cmd = [
         args.qemu,
-        "-M", "q35",
+        "-M", machine,
         *accel,
+        *iommu,
         "-smp", "2",
         "-m", args.memory,
         "-nodefaults",

@@ -336,6 +336,7 @@ impl pci::Driver for MluPfDriver {
         num_vfs: u16,
     ) -> Result<u16> {
         if num_vfs == 0 {
+            this.card.check_vfs_unused(pdev)?;
             this.card.disable_vfs(pdev);
             return Ok(0);
         }

@@ -485,6 +485,32 @@ impl<'bound> Card<'bound> {
     }
 
     /// `sriov_numvfs` = 0: tell the VFs, remove them, empty their entries.
+    /// Fails with `EBUSY` if a driver other than mlu270_vf is using one of
+    /// the VFs (vfio-pci while a VM has the VF open): removing the VF would
+    /// wait until that user lets go, which for a running VM may be never.
+    /// A VF bound to vfio-pci that no VM has open is not in use.
+    pub(crate) fn check_vfs_unused(&self, pdev: &pci::Device<Core<'_>>) -> Result {
+        for id in 0..pdev.num_vf() {
+            let Some(user) = pdev.sriov_vf_user(id)? else {
+                continue;
+            };
+            let Some(driver) = user.driver.as_deref() else {
+                continue;
+            };
+            if user.enabled && driver != c"mlu270_vf" {
+                dev_err!(
+                    pdev,
+                    "VF {} ({}) is in use by {} (passed through to a VM?): not changing the VFs; stop its user first (-EBUSY)\n",
+                    id,
+                    user.name.to_str().unwrap_or("?"),
+                    driver.to_str().unwrap_or("?")
+                );
+                return Err(EBUSY);
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) fn disable_vfs(&self, pdev: &pci::Device<Core<'_>>) {
         mailbox::notify_shutdown(self);
         pdev.disable_sriov();

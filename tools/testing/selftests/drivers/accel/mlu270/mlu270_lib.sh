@@ -161,6 +161,17 @@ mlu270_restore_state() {
 	return 0
 }
 
+# wait_for CONDITION SECONDS: evaluates CONDITION every 0.1 s until it
+# holds (0) or SECONDS pass (1).
+wait_for() {
+	local t=0
+	while ! eval "$1"; do
+		[ $t -ge $(($2 * 10)) ] && return 1
+		sleep 0.1
+		t=$((t + 1))
+	done
+}
+
 # mark NAME puts a marker in the kernel log; log_since NAME prints the log
 # after it; clean_log: no warning of any kind since the marker "start".
 mark() { echo "$(basename "$0" .sh): mark $1" >/dev/kmsg; }
