@@ -29,6 +29,14 @@
  *
  * (resets: how often it found its queue cleared by a reset of the VF).
  * PAUSE_US spreads the faults out (a pause after each).
+ *
+ * With "ping" it measures the mailbox instead: HELLO, then COUNT HEARTBEAT
+ * round trips, 25 ms apart (under the PF's rate limit). For each it times
+ * the PF's acknowledgement of the doorbell (OUT_BUSY clears: the "echo"
+ * floor, interrupt and IRQ thread only) and the reply (IN_VALID), and
+ * prints min/p50/p99/max of both in microseconds:
+ *
+ *   ack_us=MIN/P50/P99/MAX reply_us=MIN/P50/P99/MAX lost=N
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -223,6 +231,79 @@ static int fault_storm(unsigned long count, unsigned long pause_us)
 	return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void stats(const char *name, uint64_t *v, unsigned long n)
+{
+	qsort(v, n, sizeof(*v), cmp_u64);
+	printf("%s=%llu/%llu/%llu/%llu", name, (unsigned long long)v[0],
+	       (unsigned long long)v[n / 2], (unsigned long long)v[(n * 99) / 100],
+	       (unsigned long long)v[n - 1]);
+}
+
+/* One request; returns 0 and the two latencies, or -1 if no reply in 1 s. */
+static int round_trip(const uint32_t *m, uint64_t *ack, uint64_t *reply)
+{
+	uint64_t t0;
+
+	while (rd(MB_STATUS) & IN_VALID)
+		wr(MB_ACK, 1);
+	for (int i = 0; i < WORDS; i++)
+		wr(MB_OUT + 4 * i, m[i]);
+	t0 = now_us();
+	wr(MB_DOORBELL, 1);
+	while (rd(MB_STATUS) & OUT_BUSY)
+		if (now_us() - t0 > 1000000)
+			return -1;
+	*ack = now_us() - t0;
+	while (!(rd(MB_STATUS) & IN_VALID))
+		if (now_us() - t0 > 1000000)
+			return -1;
+	*reply = now_us() - t0;
+	wr(MB_ACK, 1);
+	return 0;
+}
+
+static int ping(unsigned long count)
+{
+	uint64_t *acks = calloc(count, sizeof(*acks)), *replies = calloc(count, sizeof(*replies));
+	uint32_t m[WORDS] = { 0 };
+	unsigned long n = 0, lost = 0;
+	uint64_t a, r;
+
+	if (!acks || !replies)
+		return 2;
+	m[0] = header(0x01, 0, 4);
+	m[1] = 1;
+	m[2] = 1u | 2u << 16;
+	if (round_trip(m, &a, &r)) {
+		fprintf(stderr, "no reply to HELLO\n");
+		return 1;
+	}
+	for (unsigned long i = 0; i < count; i++) {
+		usleep(25000);
+		memset(m, 0, sizeof(m));
+		m[0] = header(0x04, 0, 0);
+		m[1] = (uint16_t)(i + 2);
+		if (round_trip(m, &acks[n], &replies[n]))
+			lost++;
+		else
+			n++;
+	}
+	if (!n)
+		return 1;
+	stats("ack_us", acks, n);
+	putchar(' ');
+	stats("reply_us", replies, n);
+	printf(" lost=%lu\n", lost);
+	return lost ? 1 : 0;
+}
+
 /* Turns on memory decoding of the function (no driver does it for us). */
 static int enable_memory(const char *dev)
 {
@@ -251,8 +332,9 @@ int main(int argc, char **argv)
 	void *map;
 	int fd;
 
-	if (argc != 4 && !((argc == 5 || argc == 6) && !strcmp(argv[4], "faults"))) {
-		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US]]\n");
+	if (argc != 4 && !((argc == 5 || argc == 6) && !strcmp(argv[4], "faults")) &&
+	    !(argc == 5 && !strcmp(argv[4], "ping"))) {
+		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US] | ping]\n");
 		return 2;
 	}
 	count = strtoul(argv[2], NULL, 0);
@@ -273,6 +355,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	bar = map;
+	if (argc == 5 && !strcmp(argv[4], "ping"))
+		return ping(count);
 	if (argc >= 5)
 		return fault_storm(count, argc == 6 ? strtoul(argv[5], NULL, 0) : 0);
 
