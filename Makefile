@@ -13,13 +13,14 @@
 #   $(MLU270_CACHE), default $(XDG_CACHE_HOME)/mlu270-sriov or ~/.cache/mlu270-sriov
 
 SCRIPTS := qemu-test/scripts
+PYTHON3 ?= python3
 SHELL := /bin/bash
 
 # Forwarded to the scripts through the environment.
 export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED
 
 .PHONY: all deps kernel kernel-release qemu modules modules-release tool initramfs \
-	run shell check stress check-runner clippy rustfmt clean help
+	run bench shell check stress check-runner clippy rustfmt clean help
 
 all: kernel qemu modules
 
@@ -53,6 +54,12 @@ initramfs: modules tool
 
 run: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh run
+
+# Benchmarks on the release kernel; the report is written to
+# Documentation/accel/mlu270/benchmarks.md (work in progress).
+bench: kernel-release qemu modules-release tool
+	@mkdir -p .build && set -o pipefail && KERNEL_CONFIG=release $(SCRIPTS)/guest.sh bench | tee .build/bench.log
+	@$(PYTHON3) $(SCRIPTS)/bench-report.py .build/bench.log
 
 shell: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh shell

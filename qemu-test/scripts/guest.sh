@@ -17,6 +17,7 @@ runner=(
 case "$mode" in
 initramfs) exec "${runner[@]}" --build-only ;;
 run) exec "${runner[@]}" --tests '^$' --mode run --timeout "${RUNNER_TIMEOUT:-900}" ;;
+bench) exec "${runner[@]}" --tests '^$' --mode bench --timeout "${RUNNER_TIMEOUT:-3600}" ;;
 shell) exec "${runner[@]}" --tests '^$' --mode shell ;;
 *) die "unknown mode $mode" ;;
 esac

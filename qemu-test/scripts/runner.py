@@ -251,7 +251,7 @@ def main():
     p.add_argument("--timeout", type=int, default=int(os.environ.get("RUNNER_TIMEOUT", "1500")))
     p.add_argument("--memory", default="2G")
     p.add_argument("--append", default="")
-    p.add_argument("--mode", default="test", choices=["test", "shell", "run"])
+    p.add_argument("--mode", default="test", choices=["test", "shell", "run", "bench"])
     p.add_argument("--no-kunit", action="store_true")
     p.add_argument("--list", action="store_true")
     p.add_argument("--build-only", action="store_true", help="only make the initramfs")
@@ -322,7 +322,7 @@ def main():
     console_lines = open(console, errors="replace").read().splitlines() if os.path.exists(console) else []
     port_lines = open(tests_port, errors="replace").read().splitlines() if os.path.exists(tests_port) else []
 
-    if args.mode == "run":
+    if args.mode in ("run", "bench"):
         for line in port_lines:
             if not line.startswith("MLU270-"):
                 print(line)
