@@ -13,11 +13,11 @@
 #   $(MLU270_CACHE), default $(XDG_CACHE_HOME)/mlu270-sriov or ~/.cache/mlu270-sriov
 
 SCRIPTS := qemu-test/scripts
-PYTHON3 ?= python3
 SHELL := /bin/bash
 
 # Forwarded to the scripts through the environment.
-export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED
+export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED \
+	MLU270_BENCH_ROUNDS MLU270_BENCH_PINGS MLU270_BENCH_ICOUNT
 
 .PHONY: all deps kernel kernel-release qemu modules modules-release tool initramfs \
 	run bench shell check stress check-runner clippy rustfmt clean help
@@ -55,11 +55,10 @@ initramfs: modules tool
 run: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh run
 
-# Benchmarks on the release kernel; the report is written to
-# Documentation/accel/mlu270/benchmarks.md (work in progress).
+# Benchmarks on the release kernel (MLU270_BENCH_ROUNDS, default 5): the
+# report and its plot are written to Documentation/accel/mlu270/.
 bench: kernel-release qemu modules-release tool
-	@mkdir -p .build && set -o pipefail && KERNEL_CONFIG=release $(SCRIPTS)/guest.sh bench | tee .build/bench.log
-	@$(PYTHON3) $(SCRIPTS)/bench-report.py .build/bench.log
+	@$(SCRIPTS)/bench.sh
 
 shell: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh shell

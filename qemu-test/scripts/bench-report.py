@@ -1,18 +1,212 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turns the BENCH lines of `make bench` into min / median / max (WIP)."""
+"""Turns the log of `make bench` into the benchmark report.
+
+    bench-report.py LOG [--markdown OUT.md] [--svg OUT.svg] [--meta TEXT]
+
+LOG holds lines "BENCH <name> <value> <unit>", grouped into rounds by
+"# round N" lines (qemu-test/guest/share/bench.sh). Every figure becomes
+min / median / max over the rounds; every ratio is computed inside a round
+(both sides measured one after the other) and then summarized the same
+way. Without --markdown the tables go to stdout. Exits 1 if a figure is
+missing from a round (a step failed) or a ratio's goal is not met.
+"""
+import argparse
 import statistics
 import sys
 
-figures = {}
-for line in open(sys.argv[1], errors="replace"):
-    parts = line.split()
-    if len(parts) == 4 and parts[0] == "BENCH":
-        try:
-            figures.setdefault((parts[1], parts[3]), []).append(float(parts[2]))
-        except ValueError:
-            pass
-print("| figure | unit | min | median | max | runs |")
-print("|---|---|---|---|---|---|")
-for (name, unit), v in figures.items():
-    print(f"| {name} | {unit} | {min(v):g} | {statistics.median(v):g} | {max(v):g} | {len(v)} |")
+# (name, numerator, denominator, meaning, goal: the ratio must be >= goal)
+RATIOS = [
+    ("enable_vs_igb", "vf_enable_ms", "igb_enable_ms",
+     "VF enable until ready: ours / igb+igbvf", None),
+    ("enable_vs_stub", "vf_enable_ms", "stub_enable_ms",
+     "VF enable until ready: ours / pci-pf-stub (no VF driver)", None),
+    ("enable_nodriver_vs_stub", "vf_enable_nodriver_ms", "stub_enable_ms",
+     "VF enable without VF drivers: mlu270_pf / pci-pf-stub", None),
+    ("disable_vs_igb", "vf_disable_ms", "igb_disable_ms",
+     "VF disable (4 -> 0): ours / igb", None),
+    ("disable_vs_stub", "vf_disable_ms", "stub_disable_ms",
+     "VF disable (4 -> 0): ours / pci-pf-stub", None),
+    ("mbox_p50_vs_floor", "mbox_p50_us", "echo_p50_us",
+     "mailbox round trip p50, 1 VF: PF driver / doorbell echo", None),
+    ("mbox_p99_vs_floor", "mbox_p99_us", "echo_p99_us",
+     "mailbox round trip p99, 1 VF: PF driver / doorbell echo", None),
+    ("mbox4_p50_vs_floor", "mbox_4vfs_p50_us", "echo_4vfs_p50_us",
+     "mailbox round trip p50, 4 VFs at once (worst VF): PF driver / echo", None),
+    ("mbox4_p99_vs_floor", "mbox_4vfs_p99_us", "echo_4vfs_p99_us",
+     "mailbox round trip p99, 4 VFs at once (worst VF): PF driver / echo", None),
+]
+OPS = ["memcpy", "fill", "crc32", "delta", "zigzag"]
+for op in OPS:
+    RATIOS.append((f"vf_vs_pf_{op}", f"vf_quarter_{op}_mb_s", f"pf_quarter_{op}_mb_s",
+                   f"{op} throughput on 1/4: VF / PF native_slice 1/4", 0.98))
+for i in range(4):
+    RATIOS.append((f"share_vf{i}", f"four_vfs_vf{i}_memcpy_mb_s", "vf_quarter_memcpy_mb_s",
+                   f"four VFs saturated: VF {i}'s memcpy / VF 1 alone", None))
+RATIOS += [
+    ("flood_effect", "vf_quarter_memcpy_flood_mb_s", "vf_quarter_memcpy_mb_s",
+     "VF 1 memcpy while VF 3 floods the mailbox / alone", None),
+    ("resets_effect", "vf_quarter_memcpy_resets_mb_s", "vf_quarter_memcpy_mb_s",
+     "VF 1 memcpy while VF 2 is FLR'd in a loop / alone", None),
+]
+# Sums inside a round: (name, parts, meaning)
+SUMS = [
+    ("repartition_0_4_0_3_ms", ["vf_enable_ms", "vf_disable_ms", "vf_enable3_ms"],
+     "re-partition 0 -> 4 -> 0 -> 3 (each step until the VF drivers are ready)"),
+]
+
+
+def parse(path):
+    rounds, units = [], {}
+    for line in open(path, errors="replace"):
+        parts = line.split()
+        if line.startswith("# round "):
+            rounds.append({})
+        elif len(parts) == 4 and parts[0] == "BENCH" and rounds:
+            try:
+                rounds[-1][parts[1]] = float(parts[2])
+            except ValueError:
+                pass
+            units[parts[1]] = parts[3]
+    return rounds, units
+
+
+def summary(values):
+    return min(values), statistics.median(values), max(values)
+
+
+def fmt(v):
+    return f"{v:.3f}" if abs(v) < 10 else f"{v:.1f}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def svg(rows, path):
+    """Horizontal min/median/max bars of the ratios, 1.0 marked."""
+    width, left, bar, top = 760, 300, 18, 30
+    hi = max(2.0, max(r[3] for r in rows) * 1.05)
+    scale = (width - left - 20) / hi
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+           f'height="{top + bar * len(rows) + 30}" font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="16">ratio (min - median - max over the rounds); line at 1.0</text>']
+    for i, (name, lo, med, top_v) in enumerate(rows):
+        y = top + i * bar
+        out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{name}</text>')
+        out.append(f'<rect x="{left + lo * scale:.1f}" y="{y + 3}" width="{max(1.0, (top_v - lo) * scale):.1f}" '
+                   f'height="{bar - 6}" fill="#9ecae1"/>')
+        out.append(f'<rect x="{left + med * scale - 1:.1f}" y="{y + 1}" width="2" height="{bar - 2}" fill="#08519c"/>')
+        out.append(f'<text x="{left + top_v * scale + 4:.1f}" y="{y + 12}">{fmt(med)}</text>')
+    x1 = left + scale
+    out.append(f'<line x1="{x1:.1f}" y1="{top - 4}" x2="{x1:.1f}" y2="{top + bar * len(rows)}" '
+               'stroke="#d62728" stroke-dasharray="3,3"/>')
+    out.append("</svg>")
+    open(path, "w").write("\n".join(out) + "\n")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("log")
+    p.add_argument("--markdown")
+    p.add_argument("--svg")
+    p.add_argument("--meta", default="")
+    args = p.parse_args()
+    rounds, units = parse(args.log)
+    if not rounds:
+        print("bench-report: no rounds in the log", file=sys.stderr)
+        return 1
+    names = list(units)
+    problems = []
+    for i, r in enumerate(rounds, 1):
+        for n in names:
+            if n not in r:
+                problems.append(f"round {i}: no value for {n}")
+
+    lines = ["| figure | unit | min | median | max |", "|---|---|---|---|---|"]
+    for n in names:
+        vals = [r[n] for r in rounds if n in r]
+        lines.append(f"| {n} | {units[n]} | " + " | ".join(fmt(v) for v in summary(vals)) + " |")
+    for name, parts, meaning in SUMS:
+        vals = [sum(r[x] for x in parts) for r in rounds if all(x in r for x in parts)]
+        if vals:
+            lines.append(f"| {name} | ms | " + " | ".join(fmt(v) for v in summary(vals)) + " |")
+    figures = "\n".join(lines)
+
+    lines = ["| ratio | meaning | min | median | max | goal |", "|---|---|---|---|---|---|"]
+    plot = []
+    for name, num, den, meaning, goal in RATIOS:
+        vals = [r[num] / r[den] for r in rounds if num in r and den in r and r[den]]
+        if not vals:
+            problems.append(f"ratio {name}: no round has both {num} and {den}")
+            continue
+        lo, med, hi = summary(vals)
+        verdict = ""
+        if goal is not None:
+            verdict = f">= {goal}: " + ("met" if med >= goal else "NOT met")
+            if med < goal:
+                problems.append(f"ratio {name}: median {med:.3f} below the goal {goal}")
+        lines.append(f"| {name} | {meaning} | {fmt(lo)} | {fmt(med)} | {fmt(hi)} | {verdict} |")
+        plot.append((name, lo, med, hi))
+    ratios = "\n".join(lines)
+
+    if args.svg and plot:
+        svg(plot, args.svg)
+    if args.markdown:
+        head = REPORT_HEAD.format(rounds=len(rounds), meta=args.meta)
+        body = f"{head}\n## Ratios\n\n![ratios](benchmarks.svg)\n\n{ratios}\n\n## Figures\n\n{figures}\n"
+        if problems:
+            body += "\n## Problems in this run\n\n" + "\n".join(f"- {x}" for x in problems) + "\n"
+        open(args.markdown, "w").write(body)
+    print(ratios)
+    print()
+    print(figures)
+    for x in problems:
+        print(f"bench-report: {x}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+REPORT_HEAD = """# MLU270 SR-IOV benchmarks
+
+Written by `make bench` (qemu-test/scripts/bench-report.py); do not edit by
+hand: run `make bench` and commit the result. {meta}
+
+## Method
+
+- **Machine:** the emulated MLU270 (`-device mlu270`) and QEMU's igb
+  (82576, the peer: Linux's igb and igbvf drivers) in one q35 guest under
+  TCG, 2 vCPUs, 2 GiB, the release kernel (no KASAN, lockdep or kmemleak).
+  The guest runs with `-icount shift=3,sleep=off`: its clock advances 8 ns
+  per guest instruction, so every figure below is guest time and repeats
+  from run to run instead of following the host's load (the device model's
+  job durations are virtual time too).
+- **Rounds:** {rounds} rounds in one boot (`MLU270_BENCH_ROUNDS`); each
+  figure is min / median / max over the rounds. A ratio is computed inside
+  each round from two figures measured one after the other, then
+  summarized the same way.
+- **VF enable:** `mlu270_timing enable PF 4 DRIVER` writes `4` to
+  `sriov_numvfs` and polls (200 us) until all four VFs are bound to
+  DRIVER and, for mlu270_vf, report `state` = `ready` (handshake done).
+  The same for igb (`igbvf` bound: its probe resets the VF through igb's
+  mailbox, with igb's interface up). The floor is pci-pf-stub on our
+  device with `sriov_drivers_autoprobe` = 0 (until the four VFs exist):
+  what the kernel's SR-IOV enable costs by itself; `vf_enable_nodriver`
+  is mlu270_pf under the same condition.
+- **Mailbox:** `mlu270_fuzz VF N SEED ping` drives a VF's mailbox
+  registers from userspace (the VF driver unbound): HELLO, then N HEARTBEAT
+  round trips 25 ms apart (under the PF's rate limit), doorbell to reply.
+  The floor, `echo`, is the same tool with pci-pf-stub as the PF driver
+  playing the PF itself through the PF's BAR: it polls `MB_PENDING`, reads
+  the message, acknowledges it and sends it back (no interrupt, no
+  scheduling, no protocol). "4 VFs" runs four such processes at once and
+  reports the worst VF.
+- **Throughput:** `mlu270-smi bench FUNCTION OP --len 65536 --count 256`
+  (16 jobs in flight), wall-clock MB/s as seen by the process, on VF 1 (a
+  1/4 slice, four VFs enabled) and then on the PF's own node with
+  `native_slice` = 1/4 (no VFs), per operation. The share of four
+  saturated VFs, and VF 1 while VF 3 floods the mailbox (raw fuzzer, no
+  pause) or VF 2 is FLR'd in a loop, are compared with VF 1 alone in the
+  same round.
+- **FLR to ready:** `echo 1 > reset` of VF 1 until its `state` is `ready`
+  again. **Re-partition:** 0 -> 4 -> 0 -> 3, each step until the VF
+  drivers are ready (the 4 -> 0 step until `echo 0` returns).
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())

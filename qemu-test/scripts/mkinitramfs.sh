@@ -115,6 +115,8 @@ done <"$testlist"
 {
 	[ -n "${MLU270_STRESS:-}" ] && echo "export MLU270_STRESS=$MLU270_STRESS"
 	[ -n "${MLU270_SEED:-}" ] && echo "export MLU270_SEED=$MLU270_SEED"
+	[ -n "${MLU270_BENCH_ROUNDS:-}" ] && echo "export MLU270_BENCH_ROUNDS=$MLU270_BENCH_ROUNDS"
+	[ -n "${MLU270_BENCH_PINGS:-}" ] && echo "export MLU270_BENCH_PINGS=$MLU270_BENCH_PINGS"
 	true
 } >"$root/etc/mlu270/env"
 

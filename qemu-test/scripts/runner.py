@@ -104,12 +104,34 @@ def qemu_command(args, console, tests_port, mode):
         # plug a second card into it and to unplug it (MLU270-HOST lines).
         "-device", "pcie-root-port,id=hp0,chassis=1,slot=1,bus=pcie.0,addr=0x7,mem-reserve=64M",
     ]
+    if mode == "bench":
+        cmd += bench_devices()
     if mode == "shell":
         cmd += ["-serial", "mon:stdio", "-serial", f"file:{tests_port}"]
     else:
         cmd += ["-monitor", "none", "-serial", f"file:{console}", "-serial", f"file:{tests_port}"]
         cmd += ["-qmp", f"unix:{qmp_path(tests_port)},server=on,wait=off"]
     return cmd + args.qemu_extra
+
+
+def bench_devices():
+    """What `make bench` adds: the peer and a repeatable guest clock.
+
+    The peer is QEMU's igb (82576, SR-IOV with up to 7 VFs, driven by
+    Linux's igb and igbvf) behind its own root port (its VFs sit at
+    function 128 and up: ARI). -icount makes guest time a function of
+    the instructions executed (2^3 ns each, no sleeping when idle), so
+    figures measured with the guest's clock repeat from run to run
+    instead of following the host's load; MLU270_BENCH_ICOUNT=0 turns it
+    off (wall-clock TCG).
+    """
+    devices = [
+        "-device", "pcie-root-port,id=bench0,chassis=2,slot=2,bus=pcie.0,addr=0x8",
+        "-device", "igb,bus=bench0",
+    ]
+    if os.environ.get("MLU270_BENCH_ICOUNT", "1") != "0":
+        devices += ["-icount", "shift=3,sleep=off"]
+    return devices
 
 
 def qmp_path(tests_port):

@@ -37,9 +37,19 @@
  * prints min/p50/p99/max of both in microseconds:
  *
  *   ack_us=MIN/P50/P99/MAX reply_us=MIN/P50/P99/MAX lost=N
+ *
+ * With "echo PF INDEX" it measures the floor of the same round trip: the
+ * tool plays the PF itself through the PF's resource0 (the PF must have
+ * no driver that answers, e.g. pci-pf-stub): after the doorbell it polls
+ * MB_PENDING, reads window INDEX's VF_MSG, acknowledges it and sends the
+ * message back. No interrupt, no scheduling, no protocol: what the mailbox
+ * hardware costs by itself. Same output as "ping".
+ *
+ *   mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED echo /sys/bus/pci/devices/<pf> INDEX
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +256,33 @@ static void stats(const char *name, uint64_t *v, unsigned long n)
 	       (unsigned long long)v[n - 1]);
 }
 
+/* The PF's BAR 0 and VF window, when the tool plays the PF ("echo"). */
+static volatile uint32_t *pf_bar;
+static uint32_t pf_window;
+#define PF_MB_PENDING	0x400
+#define WIN_VF_MSG	0x00
+#define WIN_PF_MSG	0x40
+#define WIN_DOORBELL	0x80
+#define WIN_ACK		0x88
+
+/* The PF's half of a round trip: take the VF's message, send it back. */
+static int echo_as_pf(uint64_t t0, uint64_t *ack)
+{
+	uint32_t m[WORDS];
+
+	while (!(pf_bar[PF_MB_PENDING / 4] & (1u << pf_window)))
+		if (now_us() - t0 > 1000000)
+			return -1;
+	for (int i = 0; i < WORDS; i++)
+		m[i] = pf_bar[(pf_window + WIN_VF_MSG) / 4 + i];
+	pf_bar[(pf_window + WIN_ACK) / 4] = 1;
+	*ack = now_us() - t0;
+	for (int i = 0; i < WORDS; i++)
+		pf_bar[(pf_window + WIN_PF_MSG) / 4 + i] = m[i];
+	pf_bar[(pf_window + WIN_DOORBELL) / 4] = 1;
+	return 0;
+}
+
 /* One request; returns 0 and the two latencies, or -1 if no reply in 1 s. */
 static int round_trip(const uint32_t *m, uint64_t *ack, uint64_t *reply)
 {
@@ -257,10 +294,15 @@ static int round_trip(const uint32_t *m, uint64_t *ack, uint64_t *reply)
 		wr(MB_OUT + 4 * i, m[i]);
 	t0 = now_us();
 	wr(MB_DOORBELL, 1);
-	while (rd(MB_STATUS) & OUT_BUSY)
-		if (now_us() - t0 > 1000000)
+	if (pf_bar) {
+		if (echo_as_pf(t0, ack))
 			return -1;
-	*ack = now_us() - t0;
+	} else {
+		while (rd(MB_STATUS) & OUT_BUSY)
+			if (now_us() - t0 > 1000000)
+				return -1;
+		*ack = now_us() - t0;
+	}
 	while (!(rd(MB_STATUS) & IN_VALID))
 		if (now_us() - t0 > 1000000)
 			return -1;
@@ -304,6 +346,27 @@ static int ping(unsigned long count)
 	return lost ? 1 : 0;
 }
 
+static void *map_bar0(const char *dev)
+{
+	char path[512];
+	void *map;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/resource0", dev);
+	fd = open(path, O_RDWR | O_SYNC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	map = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED) {
+		fprintf(stderr, "%s: mmap: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	return map;
+}
+
 /* Turns on memory decoding of the function (no driver does it for us). */
 static int enable_memory(const char *dev)
 {
@@ -328,13 +391,11 @@ int main(int argc, char **argv)
 	unsigned long count, sent = 0, stuck = 0;
 	uint32_t msg[WORDS], prev[WORDS] = { 0 };
 	uint16_t seq = 0;
-	char path[512];
-	void *map;
-	int fd;
+	bool echo = argc == 7 && !strcmp(argv[4], "echo");
 
 	if (argc != 4 && !((argc == 5 || argc == 6) && !strcmp(argv[4], "faults")) &&
-	    !(argc == 5 && !strcmp(argv[4], "ping"))) {
-		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US] | ping]\n");
+	    !(argc == 5 && !strcmp(argv[4], "ping")) && !echo) {
+		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US] | ping | echo PF INDEX]\n");
 		return 2;
 	}
 	count = strtoul(argv[2], NULL, 0);
@@ -343,19 +404,20 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: cannot enable memory decoding: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/resource0", argv[1]);
-	fd = open(path, O_RDWR | O_SYNC);
-	if (fd < 0) {
-		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+	bar = map_bar0(argv[1]);
+	if (!bar)
 		return 1;
+	if (echo) {
+		if (strtoul(argv[6], NULL, 0) > 3 || enable_memory(argv[5])) {
+			fprintf(stderr, "%s: bad VF index or no memory decoding\n", argv[5]);
+			return 1;
+		}
+		pf_window = 0x1000 + 0x100 * strtoul(argv[6], NULL, 0);
+		pf_bar = map_bar0(argv[5]);
+		if (!pf_bar)
+			return 1;
 	}
-	map = mmap(NULL, 0x4000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		fprintf(stderr, "%s: mmap: %s\n", path, strerror(errno));
-		return 1;
-	}
-	bar = map;
-	if (argc == 5 && !strcmp(argv[4], "ping"))
+	if (echo || (argc == 5 && !strcmp(argv[4], "ping")))
 		return ping(count);
 	if (argc >= 5)
 		return fault_storm(count, argc == 6 ? strtoul(argv[5], NULL, 0) : 0);
