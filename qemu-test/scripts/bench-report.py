@@ -80,22 +80,36 @@ def fmt(v):
 
 
 def svg(rows, path):
-    """Horizontal min/median/max bars of the ratios, 1.0 marked."""
-    width, left, bar, top = 760, 300, 18, 30
-    hi = max(2.0, max(r[3] for r in rows) * 1.05)
-    scale = (width - left - 20) / hi
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
-           f'height="{top + bar * len(rows) + 30}" font-family="sans-serif" font-size="11">',
-           f'<text x="{left}" y="16">ratio (min - median - max over the rounds); line at 1.0</text>']
-    for i, (name, lo, med, top_v) in enumerate(rows):
+    """Horizontal min/median/max bars of the ratios on a log scale (they
+    span from well under 1 to tens), ticks at the powers of ten."""
+    import math
+    width, left, bar, top = 760, 190, 18, 34
+    lo_exp = math.floor(math.log10(min(r[1] for r in rows)))
+    hi_exp = math.ceil(math.log10(max(r[3] for r in rows)))
+    if hi_exp <= lo_exp:
+        hi_exp = lo_exp + 1
+    span = width - left - 50
+
+    def x(v):
+        return left + (math.log10(v) - lo_exp) / (hi_exp - lo_exp) * span
+
+    bottom = top + bar * len(rows)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{bottom + 24}" '
+           'font-family="sans-serif" font-size="11">',
+           f'<text x="{left}" y="14">ratio, log scale: bar min - max over the rounds, '
+           'tick = median, red line = 1.0</text>']
+    for e in range(lo_exp, hi_exp + 1):
+        out.append(f'<line x1="{x(10 ** e):.1f}" y1="{top - 6}" x2="{x(10 ** e):.1f}" y2="{bottom}" '
+                   'stroke="#ccc"/>')
+        out.append(f'<text x="{x(10 ** e):.1f}" y="{bottom + 14}" text-anchor="middle">{10 ** e:g}</text>')
+    for i, (name, lo, med, hi) in enumerate(rows):
         y = top + i * bar
         out.append(f'<text x="{left - 6}" y="{y + 12}" text-anchor="end">{name}</text>')
-        out.append(f'<rect x="{left + lo * scale:.1f}" y="{y + 3}" width="{max(1.0, (top_v - lo) * scale):.1f}" '
+        out.append(f'<rect x="{x(lo):.1f}" y="{y + 3}" width="{max(2.0, x(hi) - x(lo)):.1f}" '
                    f'height="{bar - 6}" fill="#9ecae1"/>')
-        out.append(f'<rect x="{left + med * scale - 1:.1f}" y="{y + 1}" width="2" height="{bar - 2}" fill="#08519c"/>')
-        out.append(f'<text x="{left + top_v * scale + 4:.1f}" y="{y + 12}">{fmt(med)}</text>')
-    x1 = left + scale
-    out.append(f'<line x1="{x1:.1f}" y1="{top - 4}" x2="{x1:.1f}" y2="{top + bar * len(rows)}" '
+        out.append(f'<rect x="{x(med) - 1:.1f}" y="{y + 1}" width="2" height="{bar - 2}" fill="#08519c"/>')
+        out.append(f'<text x="{max(x(hi), x(lo) + 2) + 4:.1f}" y="{y + 12}">{fmt(med)}</text>')
+    out.append(f'<line x1="{x(1):.1f}" y1="{top - 6}" x2="{x(1):.1f}" y2="{bottom}" '
                'stroke="#d62728" stroke-dasharray="3,3"/>')
     out.append("</svg>")
     open(path, "w").write("\n".join(out) + "\n")

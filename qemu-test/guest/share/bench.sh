@@ -64,6 +64,17 @@ rebind() {
 	echo "$1" >"/sys/bus/pci/drivers/$2/bind"
 	echo >"$d/driver_override"
 }
+# Under -icount the vCPUs run in turn, not at once: a reply served on the
+# other vCPU than the one polling for it would wait for that vCPU's turn,
+# and the round trip would measure QEMU's scheduling. So the PF's
+# interrupts (and their threads) go to CPU 0 and the pinging processes run
+# there too: the reply's interrupt preempts the poller.
+pin_pf_irqs() {
+	local irq
+	for irq in $(awk '/mlu270_pf/ { sub(":", "", $1); print $1 }' /proc/interrupts); do
+		echo 0 >"/proc/irq/$irq/smp_affinity_list"
+	done
+}
 # pings TAG ARGS...: mailbox round trips of VF 0 alone, then of all four at
 # once; the VFs have no driver. ARGS after the VF: "ping", or "echo" for
 # the floor (the tool plays the PF).
@@ -71,18 +82,18 @@ pings() {
 	local tag=$1 i out
 	shift
 	if [ "$1" = echo ]; then
-		out=$($FZ "/sys/bus/pci/devices/$(vf 0)" "$PINGS" 0 echo "$sys" 0) || true
+		out=$(taskset 1 $FZ "/sys/bus/pci/devices/$(vf 0)" "$PINGS" 0 echo "$sys" 0) || true
 	else
-		out=$($FZ "/sys/bus/pci/devices/$(vf 0)" "$PINGS" 0 ping) || true
+		out=$(taskset 1 $FZ "/sys/bus/pci/devices/$(vf 0)" "$PINGS" 0 ping) || true
 	fi
 	echo "# $tag 1 VF: $out"
 	bench "${tag}_p50_us" "$(stat "$out" reply_us 2)" us
 	bench "${tag}_p99_us" "$(stat "$out" reply_us 3)" us
 	for i in 0 1 2 3; do
 		if [ "$1" = echo ]; then
-			$FZ "/sys/bus/pci/devices/$(vf $i)" "$PINGS" 0 echo "$sys" $i >/tmp/ping.$i 2>&1 &
+			taskset 1 $FZ "/sys/bus/pci/devices/$(vf $i)" "$PINGS" 0 echo "$sys" $i >/tmp/ping.$i 2>&1 &
 		else
-			$FZ "/sys/bus/pci/devices/$(vf $i)" "$PINGS" 0 ping >/tmp/ping.$i 2>&1 &
+			taskset 1 $FZ "/sys/bus/pci/devices/$(vf $i)" "$PINGS" 0 ping >/tmp/ping.$i 2>&1 &
 		fi
 	done
 	wait || true
@@ -96,7 +107,7 @@ modprobe mlu270_vf
 modprobe pci_pf_stub
 # igbvf's probe resets the VF through igb's mailbox, which igb only
 # serves while its interface is up.
-ip link set dev "$(ls "$isys/net")" up
+$T up "$(ls "$isys/net")"
 echo "# MLU270 PF $pf, igb PF $igb, $ROUNDS rounds, $PINGS pings"
 
 r=0
@@ -108,6 +119,7 @@ while [ $r -lt "$ROUNDS" ]; do
 	bench flr_to_ready_ms "$(us_to_ms "$($T flr "$(vf 1)")")" ms
 
 	# Mailbox round trips through the PF driver (HEARTBEAT).
+	pin_pf_irqs
 	for i in 0 1 2 3; do echo "$(vf $i)" >/sys/bus/pci/drivers/mlu270_vf/unbind; done
 	pings mbox ping
 	for i in 0 1 2 3; do echo "$(vf $i)" >/sys/bus/pci/drivers/mlu270_vf/bind; done

@@ -258,7 +258,7 @@ static void stats(const char *name, uint64_t *v, unsigned long n)
 
 /* The PF's BAR 0 and VF window, when the tool plays the PF ("echo"). */
 static volatile uint32_t *pf_bar;
-static uint32_t pf_window;
+static uint32_t pf_index, pf_window;
 #define PF_MB_PENDING	0x400
 #define WIN_VF_MSG	0x00
 #define WIN_PF_MSG	0x40
@@ -270,7 +270,7 @@ static int echo_as_pf(uint64_t t0, uint64_t *ack)
 {
 	uint32_t m[WORDS];
 
-	while (!(pf_bar[PF_MB_PENDING / 4] & (1u << pf_window)))
+	while (!(pf_bar[PF_MB_PENDING / 4] & (1u << pf_index)))
 		if (now_us() - t0 > 1000000)
 			return -1;
 	for (int i = 0; i < WORDS; i++)
@@ -412,7 +412,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "%s: bad VF index or no memory decoding\n", argv[5]);
 			return 1;
 		}
-		pf_window = 0x1000 + 0x100 * strtoul(argv[6], NULL, 0);
+		pf_index = strtoul(argv[6], NULL, 0);
+		pf_window = 0x1000 + 0x100 * pf_index;
 		pf_bar = map_bar0(argv[5]);
 		if (!pf_bar)
 			return 1;

@@ -9,6 +9,9 @@
  *                                        the N VFs exist
  *   mlu270_timing disable PF             echo 0 > sriov_numvfs
  *   mlu270_timing flr VF                 echo 1 > reset until the VF is ready
+ *   mlu270_timing up IFNAME              set a network interface up (rtnetlink:
+ *                                        the benchmark kernel has no INET for
+ *                                        ip/ifconfig); prints nothing
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +23,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <net/if.h> /* IFF_UP */
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
 static uint64_t now_us(void)
 {
@@ -85,6 +92,45 @@ static bool vf_done(const char *pf, int i, const char *driver)
 	return read_attr(path, buf, sizeof(buf)) && !strcmp(buf, "ready");
 }
 
+/* RTM_NEWLINK with IFF_UP for IFNAME; the kernel's acknowledgement says
+ * whether it worked. */
+static int link_up(const char *ifname)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+	} req = {
+		.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg)),
+		.nh.nlmsg_type = RTM_NEWLINK,
+		.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK,
+		.ifi.ifi_family = AF_UNSPEC,
+		.ifi.ifi_flags = IFF_UP,
+		.ifi.ifi_change = IFF_UP,
+	};
+	char buf[512];
+	struct nlmsghdr *nh = (struct nlmsghdr *)buf;
+	int fd, err;
+
+	/* (not if_nametoindex(): glibc's needs an INET or UNIX socket) */
+	snprintf(buf, sizeof(buf), "/sys/class/net/%s/ifindex", ifname);
+	if (!read_attr(buf, buf, sizeof(buf)) || (req.ifi.ifi_index = atoi(buf)) <= 0) {
+		fprintf(stderr, "%s: no such interface\n", ifname);
+		return 1;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+	if (fd < 0 || send(fd, &req, req.nh.nlmsg_len, 0) < 0 || recv(fd, buf, sizeof(buf), 0) < 0) {
+		fprintf(stderr, "rtnetlink: %s\n", strerror(errno));
+		return 1;
+	}
+	close(fd);
+	err = nh->nlmsg_type == NLMSG_ERROR ? ((struct nlmsgerr *)NLMSG_DATA(nh))->error : 0;
+	if (err) {
+		fprintf(stderr, "%s: up: %s\n", ifname, strerror(-err));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t t0;
@@ -120,8 +166,10 @@ int main(int argc, char **argv)
 				return 1;
 			usleep(200);
 		}
+	} else if (argc == 3 && !strcmp(argv[1], "up")) {
+		return link_up(argv[2]);
 	} else {
-		fprintf(stderr, "usage: mlu270_timing enable PF N [DRIVER] | disable PF | flr VF\n");
+		fprintf(stderr, "usage: mlu270_timing enable PF N [DRIVER] | disable PF | flr VF | up IFNAME\n");
 		return 2;
 	}
 	printf("%llu\n", (unsigned long long)(now_us() - t0));
