@@ -36,7 +36,7 @@ RATIOS = [
     ("mbox4_p99_vs_floor", "mbox_4vfs_p99_us", "echo_4vfs_p99_us",
      "mailbox round trip p99, 4 VFs at once (worst VF): PF driver / echo", None),
 ]
-OPS = ["memcpy", "fill", "crc32", "delta", "zigzag"]
+OPS = ["memcpy", "fill", "crc32", "matmul", "delta", "zigzag"]
 for op in OPS:
     RATIOS.append((f"vf_vs_pf_{op}", f"vf_quarter_{op}_mb_s", f"pf_quarter_{op}_mb_s",
                    f"{op} throughput on 1/4: VF / PF native_slice 1/4", 0.98))
@@ -211,7 +211,8 @@ hand: run `make bench` and commit the result. {meta}
   scheduling, no protocol). "4 VFs" runs four such processes at once and
   reports the worst VF.
 - **Throughput:** `mlu270-smi bench FUNCTION OP --len 65536 --count 256`
-  (16 jobs in flight), wall-clock MB/s as seen by the process, on VF 1 (a
+  (16 jobs in flight; a matmul of M = N = K = 40, whose "MB/s" are
+  millions of multiply-accumulates per second), wall-clock MB/s as seen by the process, on VF 1 (a
   1/4 slice, four VFs enabled) and then on the PF's own node with
   `native_slice` = 1/4 (no VFs), per operation. The share of four
   saturated VFs, and VF 1 while VF 3 floods the mailbox (raw fuzzer, no

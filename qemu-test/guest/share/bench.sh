@@ -15,7 +15,7 @@ PINGS=${MLU270_BENCH_PINGS:-100}
 S=/selftests/drivers/accel/mlu270
 T=$S/mlu270_timing
 FZ=$S/mlu270_fuzz
-OPS="memcpy fill crc32 delta zigzag"
+OPS="memcpy fill crc32 matmul delta zigzag"
 
 # find_dev VENDOR DEVICE: the first PCI function with these IDs
 find_dev() {

@@ -470,6 +470,16 @@ fn mb_s(bytes: u64, ns: u64) -> f64 {
     }
 }
 
+/// The side of the largest cube of at most `volume` elements, 1 to 256 (the
+/// device's largest matmul dimension).
+pub fn matmul_side(volume: u32) -> u32 {
+    let mut d = 1u32;
+    while d < 256 && (d + 1).pow(3) <= volume {
+        d += 1;
+    }
+    d
+}
+
 /// Keeps up to 16 jobs of `op` in flight until `jobs` have completed.
 pub fn bench(node: &Node, op: u32, len: u32, jobs: u32) -> io::Result<Bench> {
     const DEPTH: usize = 16;
@@ -481,12 +491,31 @@ pub fn bench(node: &Node, op: u32, len: u32, jobs: u32) -> io::Result<Bench> {
             info.mem_mb
         )));
     }
-    let job = Job {
-        opcode: op,
-        src: 0,
-        dst: if op == OP_FILL { 0 } else { u64::from(len) },
-        len,
-        ..Job::default()
+    let (job, len) = if op == OP_MATMUL {
+        // A matmul's work is M * N * K multiply-accumulates, not a length:
+        // the largest cube whose volume fits in `len` stands for it, and the
+        // throughput is then in millions of multiply-accumulates per second.
+        let d = matmul_side(len);
+        let job = Job {
+            opcode: op,
+            src: 0,
+            aux: u64::from(d * d),
+            dst: u64::from(2 * d * d),
+            arg0: d,
+            arg1: d,
+            arg2: d,
+            ..Job::default()
+        };
+        (job, d * d * d)
+    } else {
+        let job = Job {
+            opcode: op,
+            src: 0,
+            dst: if op == OP_FILL { 0 } else { u64::from(len) },
+            len,
+            ..Job::default()
+        };
+        (job, len)
     };
     let mut durations = Vec::with_capacity(jobs as usize);
     let mut in_flight = std::collections::VecDeque::new();
@@ -527,6 +556,16 @@ pub fn bench(node: &Node, op: u32, len: u32, jobs: u32) -> io::Result<Bench> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn matmul_side_is_the_largest_cube_that_fits() {
+        assert_eq!(matmul_side(0), 1);
+        assert_eq!(matmul_side(7), 1);
+        assert_eq!(matmul_side(8), 2);
+        assert_eq!(matmul_side(65536), 40);
+        assert_eq!(matmul_side(256 * 256 * 256), 256);
+        assert_eq!(matmul_side(u32::MAX), 256);
+    }
 
     #[test]
     fn ioctl_numbers_match_the_uapi_header() {

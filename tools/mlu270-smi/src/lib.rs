@@ -35,7 +35,9 @@ commands:
 
 options:
   --json             JSON output (list, run, bench)
-  --len BYTES        data size of run and bench (default 65536)
+  --len BYTES        data size of run and bench (default 65536; for a
+                     matmul bench, multiply-accumulates: M = N = K = the
+                     cube root, and MB/s reads as millions of them per s)
   --count N          jobs of bench (default 256)
   --sysfs-root DIR   read and write sysfs/debugfs below DIR (default /)
   -h, --help         this help
