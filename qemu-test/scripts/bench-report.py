@@ -221,6 +221,22 @@ hand: run `make bench` and commit the result. {meta}
 - **FLR to ready:** `echo 1 > reset` of VF 1 until its `state` is `ready`
   again. **Re-partition:** 0 -> 4 -> 0 -> 3, each step until the VF
   drivers are ready (the 4 -> 0 step until `echo 0` returns).
+
+## Reading the figures
+
+- Guest time under `-icount` is 8 ns per instruction: a slow, steady CPU.
+  Compare figures with each other, not with real hardware.
+- Disabling VFs takes about a second with any PF driver: the kernel's
+  `sriov_disable()` sleeps 1 s after clearing VF Enable.
+- The job figures are bounded by the device model's job durations (a
+  quarter slice does 250 MB/s of device time), so the VF/PF ratio shows
+  whether the VF path adds host overhead on top, not raw speed.
+- The shares of four saturated VFs are bounded by the guest, not the
+  device: four bench processes share 2 vCPUs that -icount runs in turn.
+- The mailbox ping pins itself and the PF's interrupts to CPU 0 (else a
+  reply served on the other vCPU waits for that vCPU's turn); with four
+  VFs at once the four pingers share that CPU. The echo floor never
+  sleeps or takes an interrupt: it is the hardware path alone.
 """
 
 if __name__ == "__main__":
