@@ -33,7 +33,7 @@ selected() { [ -z "$tests_re" ] || echo "$1" | grep -Eq -- "$tests_re"; }
 # The runner's own unit tests (its KTAP judge).
 if selected host/runner; then
 	log "host/runner"
-	if (cd "$TOP/qemu-test/scripts" && "$PYTHON" -m unittest -v tests.test_ktap) >"$results/runner.log" 2>&1; then rc=0; else rc=1; fi
+	if (cd "$TOP/qemu-test/scripts" && "$PYTHON" -m unittest -v tests.test_ktap tests.test_bench_report) >"$results/runner.log" 2>&1; then rc=0; else rc=1; fi
 	grep -E '\.\.\. (ok|FAIL|ERROR|skipped)' "$results/runner.log" | sed 's/^/    /'
 	awk '/\.\.\. ok$/ { p++ } /\.\.\. (FAIL|ERROR)$/ { f++ } /\.\.\. skipped/ { s++ }
 		END { printf "{\"passed\": %d, \"failed\": %d, \"skipped\": %d, \"problems\": []}\n", p, f, s }' \
