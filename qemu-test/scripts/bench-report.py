@@ -8,10 +8,16 @@ LOG holds lines "BENCH <name> <value> <unit>", grouped into rounds by
 "# round N" lines (qemu-test/guest/share/bench.sh). Every figure becomes
 min / median / max over the rounds; every ratio is computed inside a round
 (both sides measured one after the other) and then summarized the same
-way. Without --markdown the tables go to stdout. Exits 1 if a figure is
-missing from a round (a step failed) or a ratio's goal is not met.
+way. Without --markdown the tables go to stdout.
+
+The figures must be whole: a figure of FIGURES missing from a round, a
+value that is not a number or not > 0 (a failed step measures nothing),
+or a malformed BENCH line rejects the log: exit 1 and no report written.
+A ratio's goal that is not met is a finding: the report is written (with
+the problem listed) and the exit is 1 too.
 """
 import argparse
+import math
 import statistics
 import sys
 
@@ -54,21 +60,52 @@ SUMS = [
     ("repartition_0_4_0_3_ms", ["vf_enable_ms", "vf_disable_ms", "vf_enable3_ms"],
      "re-partition 0 -> 4 -> 0 -> 3 (each step until the VF drivers are ready)"),
 ]
+# Every figure qemu-test/guest/share/bench.sh measures in each round: those
+# of the ratios and sums, and the ones shown only as figures.
+FIGURES = []
+for _name, _num, _den, _meaning, _goal in RATIOS:
+    FIGURES += [_num, _den]
+for _name, _parts, _meaning in SUMS:
+    FIGURES += _parts
+FIGURES += ["flr_to_ready_ms", "vf_disable3_ms"]
+FIGURES = list(dict.fromkeys(FIGURES))
 
 
-def parse(path):
+def parse(path, problems=None):
+    """The rounds ({name: value}) and units of a log; a BENCH line that is
+    not "BENCH <name> <number> <unit>" inside a round is a problem."""
+    if problems is None:
+        problems = []
     rounds, units = [], {}
-    for line in open(path, errors="replace"):
+    for n, line in enumerate(open(path, errors="replace"), 1):
         parts = line.split()
         if line.startswith("# round "):
             rounds.append({})
-        elif len(parts) == 4 and parts[0] == "BENCH" and rounds:
+        elif line.startswith("# bench: FAILED"):
+            problems.append(f"line {n}: {line[2:].strip()}")
+        elif parts and parts[0] == "BENCH":
+            if len(parts) != 4 or not rounds:
+                problems.append(f"line {n}: malformed or outside a round: {line.strip()!r}")
+                continue
             try:
-                rounds[-1][parts[1]] = float(parts[2])
+                value = float(parts[2])
             except ValueError:
-                pass
+                problems.append(f"round {len(rounds)}: {parts[1]} is not a number: {parts[2]!r}")
+                continue
+            rounds[-1][parts[1]] = value
             units[parts[1]] = parts[3]
     return rounds, units
+
+
+def check_figures(rounds, problems):
+    """Every expected figure in every round, every value finite and > 0."""
+    for i, r in enumerate(rounds, 1):
+        for n in FIGURES:
+            if n not in r:
+                problems.append(f"round {i}: no value for {n}")
+        for n, v in r.items():
+            if not (math.isfinite(v) and v > 0):
+                problems.append(f"round {i}: {n} = {v:g}, not > 0 (the step failed)")
 
 
 def summary(values):
@@ -122,34 +159,37 @@ def main():
     p.add_argument("--svg")
     p.add_argument("--meta", default="")
     args = p.parse_args()
-    rounds, units = parse(args.log)
+    problems = []
+    rounds, units = parse(args.log, problems)
     if not rounds:
-        print("bench-report: no rounds in the log", file=sys.stderr)
+        problems.append("no rounds in the log")
+    check_figures(rounds, problems)
+    for n in units:
+        for i, r in enumerate(rounds, 1):
+            if n not in FIGURES and n not in r:
+                problems.append(f"round {i}: no value for {n}")
+    if problems:
+        # A failed or partial run: no report from it.
+        for x in problems:
+            print(f"bench-report: {x}", file=sys.stderr)
+        print("bench-report: the log is incomplete or has failed steps: no report written",
+              file=sys.stderr)
         return 1
     names = list(units)
-    problems = []
-    for i, r in enumerate(rounds, 1):
-        for n in names:
-            if n not in r:
-                problems.append(f"round {i}: no value for {n}")
 
     lines = ["| figure | unit | min | median | max |", "|---|---|---|---|---|"]
     for n in names:
-        vals = [r[n] for r in rounds if n in r]
+        vals = [r[n] for r in rounds]
         lines.append(f"| {n} | {units[n]} | " + " | ".join(fmt(v) for v in summary(vals)) + " |")
     for name, parts, meaning in SUMS:
-        vals = [sum(r[x] for x in parts) for r in rounds if all(x in r for x in parts)]
-        if vals:
-            lines.append(f"| {name} | ms | " + " | ".join(fmt(v) for v in summary(vals)) + " |")
+        vals = [sum(r[x] for x in parts) for r in rounds]
+        lines.append(f"| {name} | ms | " + " | ".join(fmt(v) for v in summary(vals)) + " |")
     figures = "\n".join(lines)
 
     lines = ["| ratio | meaning | min | median | max | goal |", "|---|---|---|---|---|---|"]
     plot = []
     for name, num, den, meaning, goal in RATIOS:
-        vals = [r[num] / r[den] for r in rounds if num in r and den in r and r[den]]
-        if not vals:
-            problems.append(f"ratio {name}: no round has both {num} and {den}")
-            continue
+        vals = [r[num] / r[den] for r in rounds]
         lo, med, hi = summary(vals)
         verdict = ""
         if goal is not None:

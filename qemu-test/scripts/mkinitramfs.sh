@@ -52,6 +52,12 @@ fi
 # Tests: the selftest tree as in the kernel (relative paths keep working),
 # the pipeline's own tests, and the operators' extra tests.
 cp -a "$TOP/tools/testing/selftests" "$root/selftests"
+# The kernel's own KTAP helpers, unmodified, from the kernel we test against
+# (the suites source them as $KTAP_HELPERS).
+ktap_helpers=$(kernel_src_dir)/tools/testing/selftests/kselftest/ktap_helpers.sh
+[ -f "$ktap_helpers" ] || die "no $ktap_helpers: run 'make deps'"
+mkdir -p "$root/selftests/kselftest"
+cp "$ktap_helpers" "$root/selftests/kselftest/"
 cp -a "$TOP/qemu-test/tests" "$root/pipeline-tests"
 if [ -n "$extra" ]; then
 	[ -d "$extra" ] || die "EXTRA_TESTS=$extra is not a directory"

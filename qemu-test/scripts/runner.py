@@ -4,7 +4,9 @@
 
 Reads the kernel console (ttyS0) and the test port (ttyS1) that QEMU writes
 to files, and fails on any failed test, a missing or short plan, a test that
-did not finish, a guest that hangs (timeout) and any kernel splat.
+did not finish, a guest that hangs (timeout), any kernel splat, a failed host
+action, an expected KUnit suite that did not run and, with --strict-skips,
+any skip of our own tests that the expected-skips list does not name.
 Prints one line per test and writes the counts to --counts as JSON.
 """
 
@@ -29,7 +31,8 @@ def test_programs(directory):
     progs = []
     if not os.path.exists(makefile):
         return progs
-    text = open(makefile).read().replace("\\\n", " ")
+    with open(makefile) as f:
+        text = f.read().replace("\\\n", " ")
     for m in re.finditer(r"^TEST_PROGS\s*[:+]?=\s*(.*)$", text, re.M):
         progs += m.group(1).split()
     return progs
@@ -67,8 +70,17 @@ def kvm_usable():
         return os.environ["ACCEL"] == "kvm"
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
-    flags = open("/proc/cpuinfo").read()
+    with open("/proc/cpuinfo") as f:
+        flags = f.read()
     return bool(re.search(r"\b(vmx|svm)\b", flags))
+
+
+def read_lines(path):
+    """The lines of a log QEMU wrote, [] if there is none."""
+    if not os.path.exists(path):
+        return []
+    with open(path, errors="replace") as f:
+        return f.read().splitlines()
 
 
 def qemu_command(args, console, tests_port, mode):
@@ -81,9 +93,17 @@ def qemu_command(args, console, tests_port, mode):
     # to a nested VM (the vfio test). Not for the benchmarks: they compare
     # functions of one machine, and the release kernel has no IOMMU driver.
     iommu = [] if mode == "bench" else ["-device", "intel-iommu,intremap=on"]
-    append = f"console=ttyS0 panic=-1 oops=panic loglevel=7 intel_iommu=on mlu270.mode={mode} {args.append}".strip()
+    # printk.devkmsg=on: the suites write marks to /dev/kmsg and read the log
+    # back from them (mlu270_kmsg); the default ratelimit would drop marks.
+    # log_buf_len: the log a test reads back must still hold its mark.
+    append = (f"console=ttyS0 panic=-1 oops=panic loglevel=7 intel_iommu=on "
+              f"printk.devkmsg=on log_buf_len=4M mlu270.mode={mode} {args.append}").strip()
     if args.no_kunit:
         append += " kunit.enable=0"
+    if mode != "shell":
+        # the runner serves MLU270-HOST requests (host_actions) over QMP:
+        # tests that need one (hotplug) look for this to tell "no runner"
+        append += " mlu270.host_actions=1"
     cmd = [
         args.qemu,
         "-M", machine,
@@ -176,9 +196,14 @@ class Qmp:
                 return msg
 
 
-def host_actions(tests_port, offset, qmp_holder, log):
+def host_actions(tests_port, offset, qmp_holder, log, failures=None, exited=False):
     """Carries out the MLU270-HOST lines written since `offset`; returns the
-    new offset. A line is taken only once it is complete."""
+    new offset. A line is taken only once it is complete. Every action that
+    fails (unknown, QMP unreachable, or an "error" reply) is logged and
+    appended to `failures` as "host action X failed: why"; with `exited`
+    (QEMU is gone), every request left is such a failure."""
+    if failures is None:
+        failures = []
     try:
         with open(tests_port, "rb") as f:
             f.seek(offset)
@@ -193,17 +218,28 @@ def host_actions(tests_port, offset, qmp_holder, log):
         if not line.startswith("MLU270-HOST "):
             continue
         action = line.split(" ", 1)[1].strip()
+        failure = None
         if action not in HOST_ACTIONS:
-            log.write(f"host action {action!r}: unknown, ignored\n")
-            continue
-        try:
-            if qmp_holder[0] is None:
-                qmp_holder[0] = Qmp(qmp_path(tests_port))
-            command, arguments = HOST_ACTIONS[action]
-            reply = qmp_holder[0].execute(command, arguments)
-            log.write(f"host action {action}: {json.dumps(reply)}\n")
-        except (OSError, ValueError) as e:
-            log.write(f"host action {action}: failed: {e}\n")
+            failure = "unknown action"
+        elif exited:
+            failure = "QEMU exited before it was carried out"
+        else:
+            try:
+                if qmp_holder[0] is None:
+                    qmp_holder[0] = Qmp(qmp_path(tests_port))
+                command, arguments = HOST_ACTIONS[action]
+                reply = qmp_holder[0].execute(command, arguments)
+                log.write(f"host action {action}: {json.dumps(reply)}\n")
+                if "error" in reply:
+                    err = reply["error"]
+                    failure = (f"QMP {command}: {err.get('class', 'error')}: {err.get('desc', '')}"
+                               if isinstance(err, dict) else f"QMP {command}: {err}")
+            except (OSError, ValueError) as e:
+                failure = str(e) or type(e).__name__
+        if failure is not None:
+            msg = f"host action {action} failed: {failure}"
+            log.write(msg + "\n")
+            failures.append(msg)
         log.flush()
     return offset + end + 1
 
@@ -259,6 +295,119 @@ def kunit_documents(lines):
     return docs
 
 
+def kunit_suites_run(docs):
+    """The names of the suites that reported a result in the KUnit
+    documents: the top-level results (`ok 1 mlu270_pf`)."""
+    names = set()
+    for doc in docs:
+        root = ktap.parse_ktap(doc)
+        if root is not None:
+            names.update(res.name for res in root.results)
+    return names
+
+
+def load_expected_suites(path):
+    """qemu-test/config/expected-kunit-suites: `<suite>` or
+    `<suite> module=<module>` per line, '#' comments. Returns
+    [(suite, module or None)]."""
+    suites = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            words = line.split("#", 1)[0].split()
+            if not words:
+                continue
+            module = None
+            if len(words) == 2 and words[1].startswith("module="):
+                module = words[1][len("module="):]
+            elif len(words) != 1:
+                raise ValueError(f"{path}:{n}: expected '<suite>' or '<suite> module=<module>'")
+            suites.append((words[0], module))
+    return suites
+
+
+def missing_kunit_suites(docs, expected, full_run):
+    """The expected suites that did not run. A suite inside a module runs
+    when the module loads: in a partial run (a TESTS selection) nothing
+    may have loaded it, so only a full run requires it."""
+    ran = kunit_suites_run(docs)
+    return [suite for suite, module in expected
+            if suite not in ran and (module is None or full_run)]
+
+
+def judge_run(tests, console_lines, port_lines, kunit=True, expected_suites=(), full_run=True,
+              expected_skips=None, skips_source="", timed_out=False, timeout=0,
+              action_failures=()):
+    """Judge a test run from the console (ttyS0) and the test port (ttyS1):
+    prints one line per test and returns (counts, problems).
+
+    kunit: judge the KUnit documents and require `expected_suites`
+    (load_expected_suites) to have run; expected_skips: None, or the
+    entries (ktap.load_expected_skips) of the only skips allowed to KUnit
+    and to the tests not named extra/... (from the file skips_source);
+    action_failures: the host actions that failed (host_actions).
+    """
+    total = ktap.Counts()
+    problems = []
+
+    # KUnit and Rust doctests, printed by the kernel at boot (built-in
+    # suites) and whenever a module with suites loads (mlu270_pf).
+    if kunit:
+        docs = kunit_documents(console_lines)
+        if not docs:
+            problems.append("kunit: no KTAP output in the kernel log")
+            total.failed += 1
+        for i, doc in enumerate(docs):
+            skips = []
+            counts, probs = ktap.judge_test(f"kunit[{i}]", doc, 0, skips)
+            if expected_skips is not None:
+                # matched as kunit/<suite>/<case>
+                skips = [("kunit" + n[len(f"kunit[{i}]"):], r) for n, r in skips]
+                ktap.refuse_skips(counts, probs, skips, expected_skips, skips_source)
+            print(f"{'ok' if not probs else 'not ok'} - kunit[{i}]: {counts}")
+            total.add(counts)
+            problems += probs
+        for suite in missing_kunit_suites(docs, expected_suites, full_run):
+            problems.append(f"kunit: suite {suite} did not run")
+            total.failed += 1
+
+    out, order, kmemleak, done = frames(port_lines)
+    for name, _path in tests:
+        if name not in out:
+            counts, probs = ktap.Counts(failed=1), [f"{name}: never started"]
+        else:
+            lines, rc = out[name]
+            skips = []
+            counts, probs = ktap.judge_test(name, lines, rc, skips)
+            # The pipeline provides the card, the drivers and the hot-plug
+            # slot: a skip of our own tests hides a failure. Operators'
+            # extra tests keep kselftest's skip semantics.
+            if expected_skips is not None and not name.startswith("extra/"):
+                ktap.refuse_skips(counts, probs, skips, expected_skips, skips_source)
+        status = "ok" if not probs else "not ok"
+        print(f"{status} - {name}: {counts}", flush=True)
+        total.add(counts)
+        problems += probs
+
+    for failure in action_failures:
+        problems.append(failure)
+        total.failed += 1
+    if timed_out:
+        problems.append(f"guest: timed out after {timeout} s")
+        total.failed += 1
+    elif not done:
+        problems.append("guest: the run did not complete (no MLU270-ALL-DONE)")
+        total.failed += 1
+    if kmemleak:
+        problems.append("kmemleak: suspected leaks:\n  " + "\n  ".join(kmemleak[:20]))
+        total.failed += 1
+    splats = ktap.find_splats(console_lines)
+    if splats:
+        problems.append("kernel splat:\n  " + "\n  ".join(splats[:20]))
+        total.failed += 1
+
+    return total, problems
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--qemu", required=True)
@@ -276,11 +425,25 @@ def main():
     p.add_argument("--append", default="")
     p.add_argument("--mode", default="test", choices=["test", "shell", "run", "bench"])
     p.add_argument("--no-kunit", action="store_true")
+    p.add_argument("--kunit-suites", metavar="FILE",
+                   default=os.path.join(TOP, "qemu-test", "config", "expected-kunit-suites"),
+                   help="KUnit suites that must run unless KUnit is off (default: %(default)s)")
+    p.add_argument("--strict-skips", metavar="FILE",
+                   help="a skip of KUnit or of a guest test not named extra/... fails the run "
+                        "unless FILE (qemu-test/config/expected-skips) lists it")
     p.add_argument("--list", action="store_true")
     p.add_argument("--build-only", action="store_true", help="only make the initramfs")
     p.add_argument("qemu_extra", nargs="*")
     args = p.parse_args()
 
+    expected_skips = None
+    if args.strict_skips:
+        try:
+            expected_skips = ktap.load_expected_skips(args.strict_skips)
+        except (OSError, ValueError) as e:
+            print(f"runner: --strict-skips: {e}", file=sys.stderr)
+            return 2
+    full_run = not args.tests
     tests = discover(args.runner_selftests)
     if args.extra:
         tests += extra_tests(os.path.abspath(args.extra))
@@ -289,6 +452,13 @@ def main():
         tests = [t for t in tests if pat.search(t[0])]
         if not pat.search("kunit"):
             args.no_kunit = True
+    expected_suites = []
+    if not args.no_kunit and args.mode == "test":
+        try:
+            expected_suites = load_expected_suites(args.kunit_suites)
+        except (OSError, ValueError) as e:
+            print(f"runner: --kunit-suites: {e}", file=sys.stderr)
+            return 2
     if args.list:
         for name, path in tests:
             print(f"{name}\t{path}")
@@ -331,6 +501,7 @@ def main():
     timed_out = False
     offset = 0
     qmp_holder = [None]
+    action_failures = []
     with open(os.path.join(args.logdir, "host-actions.log"), "w") as actions_log:
         while proc.poll() is None:
             if time.monotonic() - start > args.timeout:
@@ -338,12 +509,14 @@ def main():
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
                 break
-            offset = host_actions(tests_port, offset, qmp_holder, actions_log)
+            offset = host_actions(tests_port, offset, qmp_holder, actions_log, action_failures)
             time.sleep(0.2)
+        # (a request written after the last look was never carried out)
+        host_actions(tests_port, offset, qmp_holder, actions_log, action_failures, exited=True)
     elapsed = time.monotonic() - start
 
-    console_lines = open(console, errors="replace").read().splitlines() if os.path.exists(console) else []
-    port_lines = open(tests_port, errors="replace").read().splitlines() if os.path.exists(tests_port) else []
+    console_lines = read_lines(console)
+    port_lines = read_lines(tests_port)
 
     if args.mode in ("run", "bench"):
         for line in port_lines:
@@ -355,48 +528,15 @@ def main():
             print(f"kernel splat: {s}")
         if timed_out:
             print(f"guest timed out after {args.timeout} s")
-        return 0 if ok and not splats and not timed_out else 1
+        for failure in action_failures:
+            print(failure)
+        return 0 if ok and not splats and not timed_out and not action_failures else 1
 
-    total = ktap.Counts()
-    problems = []
-
-    # KUnit and Rust doctests, printed by the kernel at boot.
-    if not args.no_kunit:
-        docs = kunit_documents(console_lines)
-        if not docs:
-            problems.append("kunit: no KTAP output in the kernel log")
-            total.failed += 1
-        for i, doc in enumerate(docs):
-            counts, probs = ktap.judge_test(f"kunit[{i}]", doc, 0)
-            print(f"{'ok' if not probs else 'not ok'} - kunit[{i}]: {counts}")
-            total.add(counts)
-            problems += probs
-
-    out, order, kmemleak, done = frames(port_lines)
-    for name, _path in tests:
-        if name not in out:
-            counts, probs = ktap.Counts(failed=1), [f"{name}: never started"]
-        else:
-            lines, rc = out[name]
-            counts, probs = ktap.judge_test(name, lines, rc)
-        status = "ok" if not probs else "not ok"
-        print(f"{status} - {name}: {counts}", flush=True)
-        total.add(counts)
-        problems += probs
-
-    if timed_out:
-        problems.append(f"guest: timed out after {args.timeout} s")
-        total.failed += 1
-    elif not done:
-        problems.append("guest: the run did not complete (no MLU270-ALL-DONE)")
-        total.failed += 1
-    if kmemleak:
-        problems.append("kmemleak: suspected leaks:\n  " + "\n  ".join(kmemleak[:20]))
-        total.failed += 1
-    splats = ktap.find_splats(console_lines)
-    if splats:
-        problems.append("kernel splat:\n  " + "\n  ".join(splats[:20]))
-        total.failed += 1
+    total, problems = judge_run(
+        tests, console_lines, port_lines, kunit=not args.no_kunit,
+        expected_suites=expected_suites, full_run=full_run,
+        expected_skips=expected_skips, skips_source=args.strict_skips,
+        timed_out=timed_out, timeout=args.timeout, action_failures=action_failures)
 
     for prob in problems:
         print(f"# FAIL {prob}")

@@ -54,6 +54,12 @@ const BOUNCE_TIMEOUT_MS: u32 = 10_000;
 const POLL_MS: u32 = 100;
 /// How long a submitter waits for a queue that is being reset.
 const RESTART_WAIT_MS: u32 = 5_000;
+/// A completion that a timed-out poll collected counts in
+/// `poll_completions` unless a `JOB_DONE` interrupt is served within this
+/// time after the poll: the device may have written the record just before
+/// the poll, with its interrupt on the way. An interrupt slower than a
+/// whole poll period is no better than the poll, so it counts.
+const IRQ_GRACE_MS: u32 = POLL_MS;
 
 /// Who owns a job: an open file, or the kernel (bounce transfers).
 pub type ClientId = u64;
@@ -95,6 +101,9 @@ pub struct JobStats {
     pub cancelled: u64,
     pub queue_errors: u64,
     pub restarts: u64,
+    /// Completions found by the fallback poll and not by the interrupt
+    /// path (see [`QueueState::note_polled`]).
+    pub poll_completions: u64,
 }
 
 struct QueueState {
@@ -110,6 +119,9 @@ struct QueueState {
     /// Size of the function's memory window, bytes (from `SLICE_MEM_MB`).
     window: u64,
     stats: JobStats,
+    /// Completions collected by timed-out polls whose interrupt may still
+    /// come: when the first of them was collected, and how many.
+    poll_pending: Option<(Instant<Monotonic>, u64)>,
 }
 
 impl QueueState {
@@ -147,6 +159,37 @@ impl QueueState {
         self.head = 0;
         self.tail = 0;
     }
+
+    /// A poll pass after a timed-out sleep collected `n` completion
+    /// records. They count in `poll_completions` once [`IRQ_GRACE_MS`]
+    /// passed without a `JOB_DONE` interrupt being served (see
+    /// [`QueueState::settle_polled`]); an interrupt served in time means
+    /// the poll only beat the IRQ thread to records the interrupt path
+    /// would have found, which is not a lost interrupt.
+    fn note_polled(&mut self, n: u64) {
+        self.settle_polled(false);
+        self.poll_pending = Some(match self.poll_pending {
+            // Keep the oldest time: its grace ends first.
+            Some((since, m)) => (since, m + n),
+            None => (Instant::now(), n),
+        });
+    }
+
+    /// Decides about the pending polled completions: counted once their
+    /// grace is over, forgiven if a `JOB_DONE` interrupt (`job_irq`) is
+    /// served before that. Called by the IRQ thread, by every poll and by
+    /// readers of the counters.
+    fn settle_polled(&mut self, job_irq: bool) {
+        let Some((since, n)) = self.poll_pending else {
+            return;
+        };
+        if since.elapsed().as_millis() >= i64::from(IRQ_GRACE_MS) {
+            self.stats.poll_completions += n;
+            self.poll_pending = None;
+        } else if job_irq {
+            self.poll_pending = None;
+        }
+    }
 }
 
 /// The job queue of one function.
@@ -159,13 +202,16 @@ impl QueueState {
 /// woke every waiter) before the queue.
 ///
 /// `state` (a [`Mutex`]) covers the ring indices, the slot table, the
-/// records of every file, the queue registers (`Q_*`) and the descriptor
-/// ring. It is taken by submitters and waiters (ioctls), by the queue's IRQ
-/// thread and by the reset hooks; it is only held across sleeps inside
-/// [`CondVar`] waits. `changed` is notified, with `state` held, whenever a
-/// job completes, a slot frees or the queue stops or starts. `bounce` (the
-/// buffer) belongs to whoever holds `transfer`; `transfer` is taken before
-/// `state`, never the other way round.
+/// records of every file, the queue registers (`Q_*`), the descriptor
+/// ring and the counters (including the polled completions still waiting
+/// for their grace, which are decided under it so that the IRQ thread and
+/// a poll see one order). It is taken by submitters and waiters (ioctls),
+/// by the queue's IRQ thread, by the reset hooks and by debugfs readers;
+/// it is only held across sleeps inside [`CondVar`] waits. `changed` is
+/// notified, with `state` held, whenever a job completes, a slot frees or
+/// the queue stops or starts. `bounce` (the buffer) belongs to whoever
+/// holds `transfer`; `transfer` is taken before `state`, never the other
+/// way round.
 #[pin_data]
 pub(crate) struct JobQueue {
     dev: ARef<device::Device>,
@@ -223,6 +269,7 @@ impl JobQueue {
                 next_handle: 1,
                 window: 0,
                 stats: JobStats::default(),
+                poll_pending: None,
             }),
             changed <- new_condvar!(),
             transfer <- new_mutex!(()),
@@ -251,7 +298,10 @@ impl JobQueue {
     }
 
     pub(crate) fn stats(&self) -> (JobStats, u32, Option<Stopped>) {
-        let st = self.state.lock();
+        let mut st = self.state.lock();
+        // Polled completions whose grace is over count now, not at the
+        // next poll (there may be none).
+        st.settle_polled(false);
         (st.stats, st.in_flight(), st.stopped)
     }
 
@@ -356,9 +406,9 @@ impl JobQueue {
         Ok(())
     }
 
-    /// Collects the completion records the device wrote; returns whether
-    /// there was anything to do. Called by the IRQ thread (vector 0) and by
-    /// waiters that poll.
+    /// The IRQ thread of vector 0: acknowledges the queue's causes and
+    /// collects the completion records the device wrote; returns whether
+    /// there was anything to do.
     pub(crate) fn service(&self, bar: &Bar0<'_>) -> bool {
         let int = bar.read(regs::INT_STATUS);
         let mine = regs::INT_STATUS::zeroed()
@@ -368,17 +418,35 @@ impl JobQueue {
             bar.write_reg(mine);
         }
         let mut st = self.state.lock();
-        let reaped = self.reap(bar, &mut st);
+        // A JOB_DONE interrupt came: records a poll collected just before
+        // were not lost to the interrupt path.
+        st.settle_polled(bool::from(int.job_done()));
+        let reaped = self.reap(bar, &mut st, false);
         u32::from(mine) != 0 || reaped
     }
 
-    fn reap(&self, bar: &Bar0<'_>, st: &mut QueueState) -> bool {
+    /// Collects the completion records the device wrote (the IRQ thread,
+    /// and waiters and submitters before and after they sleep); returns
+    /// whether there was anything to do. `polled`: the caller's sleep timed
+    /// out, so this is the fallback poll, and what it collects goes to
+    /// `poll_completions` (see [`QueueState::note_polled`]). A pass before
+    /// sleeping is not counted: the caller merely came after the device
+    /// and before the IRQ thread, which happens with working interrupts.
+    fn reap(&self, bar: &Bar0<'_>, st: &mut QueueState, polled: bool) -> bool {
         if st.stopped.is_some_and(|s| s != Stopped::Blocked) {
             return false;
         }
         let hw_head: u32 = bar.read(regs::Q_HEAD).into();
+        // A reset of the function (the PF's VF_RESET) zeroes Q_HEAD: walking
+        // up to it would read stale records and fail the jobs in flight
+        // with BAD_RECORD instead of RESET. Q_STATUS is read after Q_HEAD,
+        // so while it says enabled, the head was read before any reset.
+        let head_valid = bool::from(bar.read(regs::Q_STATUS).enabled());
         let mut any = false;
-        while st.head != hw_head % RING_SLOTS as u32 && st.head != st.tail {
+        // Records taken off the ring; jobs a restart fails below are not
+        // completions the device reported.
+        let mut collected: u64 = 0;
+        while head_valid && st.head != hw_head % RING_SLOTS as u32 && st.head != st.tail {
             let slot = st.head as usize;
             let outcome = self.read_record(slot);
             if let Some(job) = st.slots.get_mut(slot).and_then(Option::take) {
@@ -389,7 +457,11 @@ impl JobQueue {
                 st.finish(job.client, job.handle, outcome);
             }
             st.head = (st.head + 1) % RING_SLOTS as u32;
+            collected += 1;
             any = true;
+        }
+        if polled && collected != 0 {
+            st.note_polled(collected);
         }
         let q = bar.read(regs::Q_STATUS);
         if bool::from(q.stopped()) || !bool::from(q.enabled()) {
@@ -494,21 +566,25 @@ impl JobQueue {
         client: ClientId,
         job: &Job,
     ) -> Result<u64> {
+        // Whether the last sleep timed out: the next pass is a poll.
+        let mut polled = false;
         loop {
             self.wait_running(st)?;
             if st.in_flight() < RING_SLOTS as u32 - 1 {
                 break;
             }
             // Ring full: a completion frees a slot.
-            self.reap(bar, st);
+            self.reap(bar, st, core::mem::take(&mut polled));
             if st.in_flight() < RING_SLOTS as u32 - 1 {
                 break;
             }
-            if let CondVarTimeoutResult::Signal { .. } = self
+            match self
                 .changed
                 .wait_interruptible_timeout(st, jiffies(POLL_MS))
             {
-                return Err(EINTR);
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Timeout => polled = true,
+                CondVarTimeoutResult::Woken { .. } => {}
             }
         }
         st.records.reserve(1, GFP_KERNEL)?;
@@ -564,6 +640,9 @@ impl JobQueue {
     ) -> Result<Outcome> {
         let start = Instant::<Monotonic>::now();
         let mut st = self.state.lock();
+        // Whether the last sleep timed out (nobody notified us): the next
+        // pass is the fallback poll.
+        let mut polled = false;
         loop {
             let pos = st
                 .records
@@ -575,7 +654,7 @@ impl JobQueue {
                 return Ok(outcome);
             }
             // Polls the device: a lost interrupt only delays us.
-            self.reap(bar, &mut st);
+            self.reap(bar, &mut st, core::mem::take(&mut polled));
             if st.records.get(pos).is_some_and(|r| r.outcome.is_some()) {
                 continue;
             }
@@ -584,11 +663,13 @@ impl JobQueue {
                 return Err(if timeout_ms == 0 { EAGAIN } else { ETIMEDOUT });
             }
             let left = u32::try_from(i64::from(timeout_ms) - elapsed).unwrap_or(POLL_MS);
-            if let CondVarTimeoutResult::Signal { .. } = self
+            match self
                 .changed
                 .wait_interruptible_timeout(&mut st, jiffies(left.min(POLL_MS)))
             {
-                return Err(EINTR);
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Timeout => polled = true,
+                CondVarTimeoutResult::Woken { .. } => {}
             }
         }
     }
@@ -871,5 +952,6 @@ pub(crate) fn show(queue: &JobQueue, f: &mut core::fmt::Formatter<'_>) -> core::
     writeln!(f, "jobs_failed: {}", stats.failed)?;
     writeln!(f, "jobs_cancelled: {}", stats.cancelled)?;
     writeln!(f, "queue_errors: {}", stats.queue_errors)?;
-    writeln!(f, "queue_restarts: {}", stats.restarts)
+    writeln!(f, "queue_restarts: {}", stats.restarts)?;
+    writeln!(f, "poll_completions: {}", stats.poll_completions)
 }

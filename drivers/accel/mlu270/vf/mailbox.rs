@@ -311,8 +311,17 @@ impl<'bound> Vf<'bound> {
             }
             kernel::time::delay::fsleep(Delta::from_millis(5));
         }
-        if self.state.lock().phase != Phase::Recovering {
-            return;
+        {
+            let inner = self.state.lock();
+            if inner.phase != Phase::Recovering {
+                return;
+            }
+            // The PF's reset cleared INT_ENABLE. Unmask before the queue
+            // restarts below, not in the handshake after it: jobs submitted
+            // in between would complete without JOB_DONE and be found only
+            // by the waiters' 100 ms poll. Under the lock, so that an FLR's
+            // `quiesce` (which masks everything) is not undone.
+            self.enable_interrupts();
         }
         self.jobs.pause(&self.bar);
         if let Err(e) = self.jobs.start(&self.bar) {

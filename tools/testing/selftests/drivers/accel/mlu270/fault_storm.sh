@@ -23,9 +23,7 @@ if [ "${MLU270_STRESS:-0}" = 1 ]; then count=100000; else count=5000; fi
 ktap_set_plan 7
 mark start
 
-pf=$(mlu270_pf_bound)
-ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
-sys=/sys/bus/pci/devices/$pf
+mlu270_require_pf
 echo 0 >"$sys/sriov_numvfs"
 modprobe mlu270_vf
 echo 4 >"$sys/sriov_numvfs"
@@ -38,46 +36,73 @@ col() {
 		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
 		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$pf/vfs"
 }
-# wall_mb_s: VF 0's memcpy throughput in wall time, MB/s (integer).
+# wall_mb_s: VF 0's memcpy throughput in wall time, MB/s (integer). VF 0's
+# user runs on CPU 0, the storm on CPU 1: what VF 0 may lose is what the
+# faults cost the PF and the device, not a share of one CPU.
 wall_mb_s() {
-	mlu270-smi --json bench "$vf0" memcpy --len 65536 --count 200 |
+	taskset 1 mlu270-smi --json bench "$vf0" memcpy --len 65536 --count 1000 |
 		sed -n 's/.*"wall_mb_s": \([0-9]*\).*/\1/p'
 }
 
 alone=$(wall_mb_s)
 mark storm
 t0=$(date +%s)
-"$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" 0 faults 500 >/tmp/storm.out 2>&1 &
+taskset 2 "$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" 0 faults 2000 >/tmp/storm.out 2>&1 &
 storm=$!
+# The measurement must lie inside the storm: it starts once the PF has
+# counted VF 1's first faults, and the storm must still be going (and
+# still faulting) when it ends.
+wait_for '[ "$(col 1 faults)" -gt 0 ]' 30
+faults_before=$(col 1 faults)
 during=$(wall_mb_s)
+faults_after=$(col 1 faults)
+kill -0 "$storm" 2>/dev/null && storm_outlasted=1 || storm_outlasted=0
 wait "$storm"
 storm_rc=$?
 elapsed=$(($(date +%s) - t0))
+after=$(wall_mb_s)
 ktap_print_msg "VF 1: $(cat /tmp/storm.out) in $elapsed s"
 ktap_print_msg "PF: VF 1 faults $(col 1 faults), fault resets $(col 1 fault_resets), isolated $(col 1 isolated)"
-ktap_print_msg "VF 0 memcpy: $alone MB/s alone, $during MB/s during the storm (wall time)"
+ktap_print_msg "VF 0 memcpy: $alone MB/s before, $during MB/s during the storm ($((faults_after - faults_before)) faults meanwhile), $after MB/s after (wall time)"
 
 storm_done() { [ "$storm_rc" = 0 ] && grep -q "^faults=$count " /tmp/storm.out; }
-ktap_test_result "$count faults made by VF 1" storm_done
+mlu270_check "$count faults made by VF 1" storm_done
 isolated() {
 	[ "$(col 1 isolated)" = 1 ] && [ "$(col 1 fault_resets)" -ge 3 ] &&
 		log_since storm | grep -q "mlu270_pf $pf: VF 1: isolated: 3 fault resets within 10 s"
 }
-ktap_test_result "the PF isolated VF 1" isolated
+mlu270_check "the PF isolated VF 1" isolated
 few_lines() {
 	local n
-	n=$(log_since storm | grep -c "mlu270_pf $pf: VF 1")
+	n=$(log_count storm "mlu270_pf $pf: VF 1")
 	ktap_print_msg "$n PF log lines about VF 1"
-	[ "$n" -le 8 ]
+	[ "$n" -ge 1 ] && [ "$n" -le 8 ]
 }
-ktap_test_result "a handful of log lines for the whole storm" few_lines
-throughput() { [ -n "$alone" ] && [ -n "$during" ] && [ $((during * 2)) -ge "$alone" ]; }
-ktap_test_result "VF 0 keeps at least half its throughput during the storm" throughput
+mlu270_check "a handful of log lines for the whole storm" few_lines
+# Faults cost the PF (interrupts, resets of VF 1) and the device, not VF
+# 0's slice: VF 0 keeps 80% of its throughput, measured while the storm
+# ran, against the mean of the figures before and after it. The storm
+# pauses 2 ms after each fault: under TCG a fault costs the PF about half
+# a millisecond of guest CPU, and without the pause VF 0 measured 64% in
+# one run, the cost of two emulated CPUs rather than of a broken isolation.
+throughput() {
+	[ -n "$alone" ] && [ -n "$during" ] && [ -n "$after" ] || return 1
+	[ "$storm_outlasted" = 1 ] || {
+		echo "# the storm ended before the measurement did"
+		return 1
+	}
+	[ $((faults_after - faults_before)) -gt 0 ] || {
+		echo "# VF 1 made no fault during the measurement"
+		return 1
+	}
+	[ $((during * 10 * 2)) -ge $(((alone + after) * 8)) ]
+}
+mlu270_check "VF 0 keeps 80% of its throughput while the storm runs" throughput
 rebind() {
 	echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/bind &&
 		[ "$(cat "/sys/bus/pci/devices/$vf1/state")" = ready ] && mlu270-smi run "$vf1" crc32
 }
-ktap_test_result "VF 1 binds mlu270_vf afterwards and runs a checked job" rebind
-ktap_test_result "no warning in the kernel log" clean_log
+mlu270_check "VF 1 binds mlu270_vf afterwards and runs a checked job" rebind
+mlu270_check "no warning in the kernel log" clean_log
 
 ktap_finished

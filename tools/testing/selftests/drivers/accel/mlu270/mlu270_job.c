@@ -10,13 +10,63 @@
  *   mlu270_job NODE fill ADDR BYTE LEN fill LEN bytes of the window
  *   mlu270_job NODE crc ADDR LEN       print the CRC-32 of a window range
  *   mlu270_job NODE time OP LEN        print the device time of one job
- *   mlu270_job NODE stream COUNT [LEN] a stream of checked memcpy jobs;
- *                                      prints ok= reset= gone= failed= ...
- *                                      (wiped=: jobs that ran on memory a
- *                                      reset had zeroed)
- *   mlu270_job NODE hold MS            keep jobs in flight for MS ms (or
- *                                      until SIGTERM), then print what
- *                                      happened to them
+ *   mlu270_job NODE latency COUNT [OP LEN]
+ *                                      COUNT jobs (default NOP) at queue
+ *                                      depth 1 (each submitted and waited
+ *                                      for before the next); prints the
+ *                                      wall time of a
+ *                                      round trip (SUBMIT + WAIT), nearest-
+ *                                      rank percentiles, in microseconds:
+ *                                      count=N min_us= p50_us= p99_us=
+ *                                      max_us= (N: jobs that succeeded);
+ *                                      exits 1 if any job failed
+ *   mlu270_job NODE stream COUNT [LEN [READY_FILE]]
+ *                                      a stream of COUNT checked memcpy jobs
+ *                                      of LEN bytes (default 64 KiB); prints
+ *                                      submitted= ok= reset= gone= failed=
+ *                                      enodev= errors= wiped=
+ *   mlu270_job NODE hold MS [READY_FILE]
+ *                                      the same stream with 4 MiB jobs for
+ *                                      MS ms (or until SIGTERM)
+ *
+ * The stream keeps up to DEPTH (8) jobs in flight; each job's destination
+ * is checked with a CRC job when it is collected. READY_FILE, if given, is
+ * created (empty) as soon as the stream has its first full set of jobs in
+ * flight (DEPTH, or COUNT if smaller), or its first job if a SUBMIT fails
+ * before the set is full; and in any case when the command ends, so that a
+ * test waiting for it never hangs (the output line then says what went
+ * wrong). The test removes a stale READY_FILE before starting the stream.
+ *
+ * ok: right data; reset: the job, or its check, completed with RESET;
+ * gone: GONE or ENODEV; failed: any other status, or wrong data;
+ * enodev/errors: the stream stopped on ENODEV / another error.
+ *
+ * wiped: wrong data excused by a reset. A reset zeroes the function's
+ * memory, the source included, so jobs that run after it copy zeroes
+ * although nothing is broken. Zeroes alone do not prove a reset (a bug that
+ * zeroes memory would look the same), so wrong data counts as wiped only if
+ * both hold:
+ *
+ *  - the stream itself saw a reset event since it last uploaded the source:
+ *    one of its jobs submitted after that upload, or a CRC check, completed
+ *    with RESET, or a SUBMIT or the READ of the source failed with EIO (the
+ *    queue was being reset; an EIO of the upload itself is a reset before
+ *    the upload ended, so it does not count). Jobs not collected yet count
+ *    too: on wrong data the stream collects their outcomes ahead of their
+ *    turn, since a reset that cancelled them would otherwise be seen only
+ *    after the judgement;
+ *  - the source reads back as zeroes.
+ *
+ * The source is then uploaded again, and wrong data of the jobs submitted
+ * before that upload counts as wiped too (they may have copied zeroes).
+ * Otherwise wrong data is failed, with a "wrong data" line on stderr; a
+ * zeroed source without a reset event is reported as such and uploaded
+ * again. For a reset always to cancel one of the stream's jobs, the stream
+ * submits its next job right after each CRC check's, so that the device
+ * still has one when the check completes. Only at the very end of a
+ * stream, or with jobs much shorter than a round trip through the driver,
+ * can a reset fall between two jobs unseen: the data it wiped then counts
+ * as failed. hold (4 MiB jobs) is the command to run under resets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -476,166 +526,448 @@ static int cmd_time(uint32_t op, uint32_t len)
 	return 0;
 }
 
-/* The stream's source (at 0) reads back as zeroes: a reset wiped it. */
-static bool source_wiped(const uint8_t *buf, uint32_t len)
+/*
+ * latency COUNT [OP LEN]: COUNT jobs at queue depth 1, each submitted and
+ * waited for before the next; the wall time of each round trip (SUBMIT +
+ * WAIT, CLOCK_MONOTONIC). A NOP is usually complete before its WAIT starts;
+ * a longer job (say a 256 KiB fill, about 1 ms of device time on a quarter
+ * slice) makes the waiter sleep, so the round trip measures the completion
+ * interrupt path. Percentiles are nearest-rank: the p-th is the value at
+ * rank ceil(p/100 * N) of the N sorted samples.
+ */
+static int cmp_u64(const void *a, const void *b)
 {
-	uint8_t *now = xmalloc(len);
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t nearest_rank(const uint64_t *sorted, uint64_t n, unsigned int p)
+{
+	uint64_t rank = (p * n + 99) / 100;
+
+	return sorted[rank ? rank - 1 : 0];
+}
+
+static uint64_t ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (uint64_t)(b->tv_sec - a->tv_sec) * 1000000000u +
+	       (uint64_t)b->tv_nsec - (uint64_t)a->tv_nsec;
+}
+
+static uint64_t us(uint64_t ns)
+{
+	return (ns + 500) / 1000;
+}
+
+static int cmd_latency(uint64_t count, uint32_t op, uint32_t len)
+{
+	struct mlu270_job job = { .opcode = op, .len = len };
+	uint64_t *ns, n = 0, failed = 0;
+
+	if (count == 0 || count > 10000000) {
+		fprintf(stderr, "latency: COUNT must be 1 .. 10000000\n");
+		return 2;
+	}
+	if (op != MLU270_OP_IPU_FILL && op != MLU270_OP_NOP) {
+		job.src = 0;
+		job.dst = len;
+	}
+	ns = xmalloc(count * sizeof(*ns));
+	for (uint64_t i = 0; i < count; i++) {
+		struct timespec t0, t1;
+		int ret;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		ret = run(job, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (ret) {
+			fail("job %" PRIu64 ": %s", i,
+			     ret < 0 ? strerror(-ret) : "bad status");
+			failed++;
+			/* The node is gone: no point going on. */
+			if (ret == -ENODEV)
+				break;
+			continue;
+		}
+		ns[n++] = ns_between(&t0, &t1);
+	}
+	if (n) {
+		qsort(ns, n, sizeof(*ns), cmp_u64);
+		printf("count=%" PRIu64 " min_us=%" PRIu64 " p50_us=%" PRIu64
+		       " p99_us=%" PRIu64 " max_us=%" PRIu64 "\n", n, us(ns[0]),
+		       us(nearest_rank(ns, n, 50)), us(nearest_rank(ns, n, 99)),
+		       us(ns[n - 1]));
+	} else {
+		printf("count=0\n");
+	}
+	free(ns);
+	return failed ? 1 : 0;
+}
+
+/* A checked stream of memcpy jobs (stream and hold); see the header. */
+enum { DEPTH = 8, RETRIES = 20 };
+
+struct stream {
+	/* what to do */
+	uint64_t count;
+	bool hold;
+	uint64_t hold_ms;
+	struct timespec t0;
+	uint32_t len;
+	uint8_t *buf;		/* the source, uploaded at 0 */
+	uint32_t crc;		/* its CRC-32 */
+	/* jobs: number k (from 0) uses handles[k % DEPTH] */
+	uint64_t handles[DEPTH];
+	/* outcomes collected ahead of their turn by reset_evidence() */
+	bool early[DEPTH];
+	struct mlu270_wait early_w[DEPTH];
+	uint64_t submitted, collected;
+	/* the reset rule */
+	uint64_t upload_seq;	/* jobs submitted before the last upload */
+	bool reset_seen;	/* a reset event since the last upload */
+	uint64_t excused;	/* jobs below this number ran on a wiped source */
+	/* READY_FILE */
+	const char *ready_file;
+	uint64_t ready_at;	/* jobs in flight that make the stream ready */
+	bool ready;
+	/* what happened */
+	uint64_t ok, reset, wiped, gone, bad, enodev, other_err;
+};
+
+static bool stream_more(const struct stream *s)
+{
+	struct timespec now;
+
+	if (stop)
+		return false;
+	if (!s->hold)
+		return s->submitted < s->count;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return ns_between(&s->t0, &now) / 1000000 < s->hold_ms;
+}
+
+/* Creates READY_FILE, once: a test waiting for it may go on. */
+static void stream_ready(struct stream *s)
+{
+	int f;
+
+	if (s->ready)
+		return;
+	s->ready = true;
+	if (!s->ready_file)
+		return;
+	f = open(s->ready_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f < 0) {
+		fail("READY_FILE %s: %s", s->ready_file, strerror(errno));
+		s->other_err++;
+		return;
+	}
+	close(f);
+}
+
+/*
+ * Uploads the source at 0. A reset may cancel the upload (EIO): that reset
+ * came before the upload ended, so it is retried and not remembered.
+ */
+static int stream_upload(struct stream *s)
+{
+	int ret, tries = 0;
+
+	while (((ret = xfer(true, 0, s->buf, s->len)) == -EIO || ret == -EINTR) &&
+	       ++tries < RETRIES)
+		usleep(10000);
+	if (!ret) {
+		s->upload_seq = s->submitted;
+		s->reset_seen = false;
+	}
+	return ret;
+}
+
+/* Submits memcpy job number s->submitted (source 0, its own destination). */
+static int stream_submit(struct stream *s)
+{
+	struct mlu270_job job = {
+		.opcode = MLU270_OP_IPU_MEMCPY, .src = 0,
+		.dst = (uint64_t)s->len * (1 + s->submitted % DEPTH), .len = s->len,
+	};
+	int ret = submit(&job);
+
+	if (ret == -EIO)	/* the queue is being reset */
+		s->reset_seen = true;
+	if (ret)
+		return ret;
+	s->handles[s->submitted % DEPTH] = job.handle;
+	s->early[s->submitted % DEPTH] = false;
+	s->submitted++;
+	if (s->submitted - s->collected >= s->ready_at)
+		stream_ready(s);
+	return 0;
+}
+
+/* The stream's source (at 0) reads back as zeroes. */
+static bool source_wiped(struct stream *s)
+{
+	uint8_t *now = xmalloc(s->len);
 	int ret, tries = 0;
 	bool wiped;
 
 	/* Another reset may cancel the read too. */
-	while (((ret = xfer(false, 0, now, len)) == -EIO || ret == -EINTR) && ++tries < 20)
+	while (((ret = xfer(false, 0, now, s->len)) == -EIO || ret == -EINTR) &&
+	       ++tries < RETRIES) {
+		if (ret == -EIO)
+			s->reset_seen = true;
 		usleep(10000);
+	}
 	wiped = !ret;
-
-	for (uint32_t i = 0; wiped && i < len; i++)
+	for (uint32_t i = 0; wiped && i < s->len; i++)
 		wiped = now[i] == 0;
 	free(now);
-	(void)buf;
 	return wiped;
 }
 
 /*
- * Up to 8 memcpy jobs in flight, each checked by a CRC of its destination:
- * counts jobs that completed OK, were cancelled by a reset or an unbind, or
- * failed otherwise (or gave wrong data).
+ * Has the stream seen a reset since the last upload? Besides what it has
+ * seen already, the jobs it has not collected yet may tell: a reset that
+ * hit while they were queued failed them with RESET, but the stream
+ * collects in order and would see that only later. So their outcomes are
+ * collected now (kept for their turn). Jobs submitted before the last
+ * upload do not count: a reset that failed them came before the upload.
  */
-static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms)
+static bool reset_evidence(struct stream *s)
 {
-	enum { DEPTH = 8 };
-	uint64_t handles[DEPTH];
-	uint64_t submitted = 0, collected = 0, ok = 0, reset = 0, wiped = 0, gone = 0, bad = 0;
-	uint64_t enodev = 0, other_err = 0;
-	unsigned int restarting = 0;
-	uint64_t excused = 0;
-	uint8_t *buf = xmalloc(len);
-	uint32_t crc;
-	struct timespec t0, now;
-	int ret;
+	for (uint64_t k = s->collected; k < s->submitted; k++) {
+		unsigned int i = k % DEPTH;
+		int ret;
 
+		if (s->early[i])
+			continue;
+		do
+			ret = wait_job(s->handles[i], 20000, &s->early_w[i]);
+		while (ret == -EINTR);
+		if (ret)
+			break;	/* the main loop will see it again */
+		s->early[i] = true;
+	}
+	for (uint64_t k = s->collected; k < s->submitted; k++) {
+		unsigned int i = k % DEPTH;
+
+		if (k >= s->upload_seq && s->early[i] &&
+		    s->early_w[i].status == MLU270_STATUS_RESET)
+			s->reset_seen = true;
+	}
+	return s->reset_seen;
+}
+
+/*
+ * Runs the CRC check of a collected job: SUBMIT, then one more memcpy so
+ * that the device still has a job of the stream when the check completes
+ * (a reset then always cancels one of them, see the header), then WAIT.
+ * Returns -errno or the status of the check.
+ */
+static int stream_check(struct stream *s, uint64_t dst, struct mlu270_wait *c)
+{
+	struct mlu270_job job = {
+		.opcode = MLU270_OP_IPU_CRC32, .src = dst, .len = s->len,
+	};
+	int ret, tries = 0;
+
+	for (;;) {
+		ret = submit(&job);
+		if (ret == -EINTR)
+			continue;
+		if (ret != -EIO || ++tries >= RETRIES)
+			break;
+		s->reset_seen = true;
+		usleep(10000);
+	}
+	if (ret)
+		return ret;
+	/* Errors here are the main loop's to handle at its next SUBMIT. */
+	if (stream_more(s) && s->submitted - s->collected < DEPTH)
+		(void)stream_submit(s);
+	do
+		ret = wait_job(job.handle, 20000, c);
+	while (ret == -EINTR);
+	return ret ? ret : (int)c->status;
+}
+
+/* Judges the data of collected job number k, which completed OK. */
+static void stream_judge(struct stream *s, uint64_t k)
+{
+	uint64_t dst = (uint64_t)s->len * (1 + k % DEPTH);
+	struct mlu270_wait c;
+	int ret = stream_check(s, dst, &c);
+
+	if (ret == MLU270_STATUS_RESET) {
+		/* The check itself was submitted after the last upload. */
+		s->reset++;
+		s->reset_seen = true;
+		return;
+	}
+	if (ret == -ENODEV || ret == MLU270_STATUS_GONE) {
+		s->gone++;
+		return;
+	}
+	if (!ret && c.result == s->crc) {
+		s->ok++;
+		return;
+	}
+	if (!ret && k < s->excused) {
+		/* Submitted before the source was back after a wipe. */
+		s->wiped++;
+		return;
+	}
+	if (!ret && source_wiped(s)) {
+		if (reset_evidence(s)) {
+			/*
+			 * A reset zeroed the function's memory: this job, and
+			 * those submitted before the source is back, copied
+			 * zeroes. Upload the source again.
+			 */
+			s->wiped++;
+			s->excused = s->submitted;
+		} else {
+			fail("job %" PRIu64 ": wrong data (%#" PRIx64
+			     "): the source reads back as zeroes but the stream saw no reset",
+			     k, (uint64_t)c.result);
+			s->bad++;
+		}
+		ret = stream_upload(s);
+		if (ret) {
+			fail("WRITE of the source again: %s", strerror(-ret));
+			s->bad++;
+		}
+		return;
+	}
+	fail("job %" PRIu64 ": wrong data (%d, %#" PRIx64 ")", k, ret,
+	     (uint64_t)c.result);
+	s->bad++;
+}
+
+/*
+ * Up to DEPTH memcpy jobs in flight, each checked by a CRC of its
+ * destination: counts jobs that completed OK, were cancelled by a reset or
+ * an unbind, ran on a source a reset had wiped, or failed otherwise (or
+ * gave wrong data).
+ */
+static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms,
+		      const char *ready_file)
+{
+	struct stream *s = xmalloc(sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_term };
+	struct mlu270_info info;
+	unsigned int restarting = 0;
+	int ret, rc;
 
 	sigaction(SIGTERM, &sa, NULL);
-	fill_pattern(buf, len, 11);
-	crc = ref_crc32(buf, len);
-	ret = xfer(true, 0, buf, len);
+	s->count = count;
+	s->hold = hold;
+	s->hold_ms = hold_ms;
+	s->len = len;
+	s->ready_file = ready_file;
+	/*
+	 * A full set of jobs in flight, or as many as the stream and the
+	 * node's per-file limit allow.
+	 */
+	s->ready_at = DEPTH;
+	if (!hold && count < s->ready_at)
+		s->ready_at = count;
+	if (!get_info(&info) && info.max_jobs && info.max_jobs < s->ready_at)
+		s->ready_at = info.max_jobs;
+	s->buf = xmalloc(len);
+	fill_pattern(s->buf, len, 11);
+	s->crc = ref_crc32(s->buf, len);
+	ret = stream_upload(s);
 	if (ret) {
 		fail("WRITE: %s", strerror(-ret));
-		return 1;
+		s->other_err++;
+		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		uint64_t ms = (now.tv_sec - t0.tv_sec) * 1000 +
-			      (now.tv_nsec - t0.tv_nsec) / 1000000;
-		bool more = !stop && (hold ? ms < hold_ms : submitted < count);
-
-		if (more && submitted - collected < DEPTH) {
-			struct mlu270_job job = {
-				.opcode = MLU270_OP_IPU_MEMCPY, .src = 0,
-				.dst = len * (1 + submitted % DEPTH), .len = len,
-			};
-
-			ret = submit(&job);
+		if (stream_more(s) && s->submitted - s->collected < DEPTH) {
+			ret = stream_submit(s);
 			if (ret == -EINTR)
 				continue;
+			if (ret && s->submitted)
+				/* The queue does not take a full set now. */
+				stream_ready(s);
 			if (ret == -ENODEV) {
-				enodev++;
+				s->enodev++;
 				break;
 			}
-			if (ret == -EIO && ++restarting < 20) {
+			if (ret == -EIO && ++restarting < RETRIES) {
 				/* the queue is being reset: try again */
 				usleep(10000);
 				continue;
 			}
 			if (ret) {
 				fail("SUBMIT: %s", strerror(-ret));
-				other_err++;
+				s->other_err++;
 				break;
 			}
 			restarting = 0;
-			handles[submitted % DEPTH] = job.handle;
-			submitted++;
 			continue;
 		}
-		if (collected == submitted)
+		if (s->collected == s->submitted)
 			break;
 
+		uint64_t k = s->collected;
+		unsigned int i = k % DEPTH;
 		struct mlu270_wait w;
 
-		ret = wait_job(handles[collected % DEPTH], 20000, &w);
-		if (ret == -EINTR)
-			continue;
-		if (ret == -ENODEV) {
-			enodev++;
-			break;
-		}
-		if (ret) {
-			fail("WAIT: %s", strerror(-ret));
-			other_err++;
-			break;
-		}
-		uint64_t dst = len * (1 + collected % DEPTH);
-
-		collected++;
-		if (w.status == MLU270_STATUS_OK) {
-			struct mlu270_wait c;
-
-			ret = run((struct mlu270_job){ .opcode = MLU270_OP_IPU_CRC32,
-				.src = dst, .len = len }, &c);
-			if (ret == MLU270_STATUS_RESET) {
-				reset++;
-			} else if (ret == -ENODEV || ret == MLU270_STATUS_GONE) {
-				gone++;
-			} else if (!ret && c.result != crc &&
-				   (collected <= excused || source_wiped(buf, len))) {
-				/*
-				 * A reset zeroes the function's memory: this job,
-				 * and those submitted before the source is back,
-				 * copied zeroes. Upload the source again.
-				 */
-				wiped++;
-				if (collected > excused) {
-					int tries = 0;
-
-					excused = submitted;
-					/* Another reset may cancel the upload too. */
-					while (((ret = xfer(true, 0, buf, len)) == -EIO || ret == -EINTR) && ++tries < 20)
-						usleep(10000);
-					if (ret) {
-						fail("WRITE after a reset failed: %s", strerror(-ret));
-						bad++;
-					}
-				}
-			} else if (ret || c.result != crc) {
-				fail("job %" PRIu64 ": wrong data (%d, %#" PRIx64 ")",
-				     collected, ret, (uint64_t)c.result);
-				bad++;
-			} else {
-				ok++;
-			}
-		} else if (w.status == MLU270_STATUS_RESET) {
-			reset++;
-		} else if (w.status == MLU270_STATUS_GONE) {
-			gone++;
+		if (s->early[i]) {
+			w = s->early_w[i];
+			s->early[i] = false;
 		} else {
-			fail("job %" PRIu64 ": status %u", collected, w.status);
-			bad++;
+			ret = wait_job(s->handles[i], 20000, &w);
+			if (ret == -EINTR)
+				continue;
+			if (ret == -ENODEV) {
+				s->enodev++;
+				break;
+			}
+			if (ret) {
+				fail("WAIT: %s", strerror(-ret));
+				s->other_err++;
+				break;
+			}
+		}
+		s->collected++;
+		if (w.status == MLU270_STATUS_OK) {
+			stream_judge(s, k);
+		} else if (w.status == MLU270_STATUS_RESET) {
+			s->reset++;
+			if (k >= s->upload_seq)
+				s->reset_seen = true;
+		} else if (w.status == MLU270_STATUS_GONE) {
+			s->gone++;
+		} else {
+			fail("job %" PRIu64 ": status %u", k, w.status);
+			s->bad++;
 		}
 	}
+out:
+	/* Whatever happened, a test waiting for READY_FILE must not hang. */
+	stream_ready(s);
 	printf("submitted=%" PRIu64 " ok=%" PRIu64 " reset=%" PRIu64
 	       " gone=%" PRIu64 " failed=%" PRIu64 " enodev=%" PRIu64
 	       " errors=%" PRIu64 " wiped=%" PRIu64 "\n",
-	       submitted, ok, reset, gone, bad, enodev, other_err, wiped);
+	       s->submitted, s->ok, s->reset, s->gone, s->bad, s->enodev,
+	       s->other_err, s->wiped);
 	fflush(stdout);
-	free(buf);
-	return bad || other_err ? 1 : 0;
+	rc = s->bad || s->other_err ? 1 : 0;
+	free(s->buf);
+	free(s);
+	return rc;
 }
 
 static void usage(void)
 {
 	fprintf(stderr, "usage: mlu270_job NODE info|ops|errors|fill ADDR BYTE LEN|"
-		"crc ADDR LEN|time OP LEN|stream COUNT [LEN]|hold MS\n");
+		"crc ADDR LEN|time OP LEN|latency COUNT [OP LEN]|"
+		"stream COUNT [LEN [READY_FILE]]|hold MS [READY_FILE]\n");
 	exit(2);
 }
 
@@ -663,11 +995,17 @@ int main(int argc, char **argv)
 		return cmd_crc(num(argv[3]), num(argv[4]));
 	if (!strcmp(cmd, "time") && argc == 5)
 		return cmd_time(opcode_by_name(argv[3]), num(argv[4]));
-	if (!strcmp(cmd, "stream") && (argc == 4 || argc == 5))
-		return cmd_stream(num(argv[3]), argc == 5 ? num(argv[4]) : 65536,
-				  false, 0);
-	if (!strcmp(cmd, "hold") && argc == 4)
-		return cmd_stream(0, 4 << 20, true, num(argv[3]));
+	if (!strcmp(cmd, "latency") && argc == 4)
+		return cmd_latency(num(argv[3]), MLU270_OP_NOP, 0);
+	if (!strcmp(cmd, "latency") && argc == 6)
+		return cmd_latency(num(argv[3]), opcode_by_name(argv[4]),
+				   num(argv[5]));
+	if (!strcmp(cmd, "stream") && argc >= 4 && argc <= 6)
+		return cmd_stream(num(argv[3]), argc >= 5 ? num(argv[4]) : 65536,
+				  false, 0, argc == 6 ? argv[5] : NULL);
+	if (!strcmp(cmd, "hold") && (argc == 4 || argc == 5))
+		return cmd_stream(0, 4 << 20, true, num(argv[3]),
+				  argc == 5 ? argv[4] : NULL);
 	usage();
 	return 2;
 }

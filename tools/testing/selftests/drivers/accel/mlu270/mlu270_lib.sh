@@ -1,6 +1,41 @@
 # SPDX-License-Identifier: GPL-2.0
 # Helpers shared by the MLU270 selftests. Sourced, never run.
 
+# mlu270_check DESCRIPTION COMMAND [ARG...]: one KTAP result, "ok" only if
+# COMMAND succeeds. Use it instead of ktap_test_result: that one runs $@
+# unquoted, so `[ -n "$pf" ]` with an empty $pf becomes `[ -n ]`, which is
+# true. Here the arguments reach COMMAND exactly as given, and a missing
+# COMMAND is a failure.
+mlu270_check() {
+	local desc=$1
+	shift
+	if [ $# -gt 0 ] && "$@"; then
+		ktap_test_pass "$desc"
+	else
+		ktap_test_fail "$desc"
+	fi
+}
+
+# mlu270_require_pf: bind the PF to mlu270_pf (one KTAP result) and set
+# $pf and $sys; if it does not bind, the test cannot go on: bail out (a
+# failure, never a skip: where a card is present the driver must bind).
+mlu270_require_pf() {
+	pf=$(mlu270_pf_bound)
+	mlu270_check "mlu270_pf binds the PF" [ -n "$pf" ]
+	[ -n "$pf" ] || ktap_exit_fail_msg "mlu270_pf does not bind the card: nothing else can be tested"
+	sys=/sys/bus/pci/devices/$pf
+}
+
+# mlu270_wait_file FILE SECONDS: wait until FILE exists (a helper running
+# in the background creates it when it is ready, e.g. mlu270_job hold MS
+# READY_FILE once its jobs are in flight).
+mlu270_wait_file() {
+	wait_for "[ -e '$1' ]" "$2" || {
+		echo "# $1 did not appear within $2 s"
+		return 1
+	}
+}
+
 # The first MLU270 PF (cabc:0270) in the system, as a PCI address, or "".
 mlu270_find_pf() {
 	local d
@@ -53,7 +88,8 @@ mlu270_pf_bound() {
 		[ -e "/sys/bus/pci/devices/$pf/driver" ] &&
 			echo "$pf" >"/sys/bus/pci/devices/$pf/driver/unbind"
 		echo >"/sys/bus/pci/devices/$pf/driver_override"
-		echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind 2>/dev/null
+		[ -d /sys/bus/pci/drivers/mlu270_pf ] &&
+			echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind 2>/dev/null
 	fi
 	[ "$(mlu270_driver_of "$pf")" = mlu270_pf ] || return 2
 	echo "$pf"
@@ -172,10 +208,52 @@ wait_for() {
 	done
 }
 
-# mark NAME puts a marker in the kernel log; log_since NAME prints the log
-# after it; clean_log: no warning of any kind since the marker "start".
-mark() { echo "$(basename "$0" .sh): mark $1" >/dev/kmsg; }
-log_since() { dmesg | sed -n "/$(basename "$0" .sh): mark $1\$/,\$p"; }
+# The kernel log by sequence number (mlu270_kmsg): "mark NAME" logs a
+# marker and remembers its record number; "log_since NAME" prints every
+# record after it and fails (status 3) if some of them were overwritten
+# before they could be read, so that "the log has no X" is never concluded
+# from a log that was not all there. dmesg and a text marker cannot tell:
+# once the marker rolls out of the ring buffer, nothing after it is found.
+MLU270_KMSG=${DIR:-$(dirname "$0")}/mlu270_kmsg
+mark() {
+	local seq
+	seq=$("$MLU270_KMSG" mark "$(basename "$0" .sh): mark $1") || {
+		echo "# could not mark the kernel log ($1)"
+		return 1
+	}
+	eval "_mlu270_mark_$1=\$seq"
+}
+log_since() {
+	local seq
+	eval "seq=\${_mlu270_mark_$1:-}"
+	if [ -z "$seq" ]; then
+		echo "log_since: no mark '$1' in this test" >&2
+		return 2
+	fi
+	"$MLU270_KMSG" since "$seq"
+}
+# log_has_no MARK PATTERN: the whole log since MARK was read and has no line
+# matching the extended regex PATTERN (the matches are printed).
+log_has_no() {
+	local log
+	log=$(log_since "$1") || {
+		echo "# the kernel log since mark $1 could not be read completely"
+		return 1
+	}
+	! echo "$log" | grep -E -- "$2" | sed 's/^/# /' | grep -q .
+}
+# log_count MARK PATTERN: how many lines of the log since MARK match the
+# extended regex PATTERN; prints "lost" (and fails) if the log was not all
+# there.
+log_count() {
+	local log
+	log=$(log_since "$1") || {
+		echo lost
+		return 1
+	}
+	echo "$log" | grep -cE -- "$2"
+}
+# clean_log: no warning of any kind since the mark "start".
 clean_log() {
-	! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount|DMA-API'
+	log_has_no start 'WARNING|BUG|KASAN|UBSAN|lockdep|circular locking|Oops|refcount|DMA-API|Call Trace|hung_task|blocked for more than|detected stall'
 }

@@ -18,11 +18,15 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 pf=$(mlu270_pf_bound) || { ktap_print_msg "mlu270_pf does not bind"; exit "$KSFT_FAIL"; }
 sys=/sys/bus/pci/devices/$pf
 state=/sys/kernel/debug/mlu270_pf-$pf/vfs
-trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null' EXIT
+trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null; echo 1 >"$sys/sriov_drivers_autoprobe"' EXIT
 echo 0 >"$sys/sriov_numvfs"
+# This test plays the VFs itself through their registers: no VF driver may
+# bind them (the guest loads drivers by modalias, as a host does).
+echo 0 >"$sys/sriov_drivers_autoprobe"
 echo 2 >"$sys/sriov_numvfs"
 
 ktap_set_plan 7
+mark start
 
 vf0=$(mlu270_vf_of "$pf" 0)
 vf1=$(mlu270_vf_of "$pf" 1)
@@ -44,7 +48,8 @@ fault_once() {
 	mlu270_wr "$1" $Q_SIZE 2
 	mlu270_wr "$1" $Q_CTRL 1
 	mlu270_wr "$1" $Q_TAIL 1
-	sleep 0.1
+	# The device stops the queue when its fetch faults.
+	wait_for '[ $(($(mlu270_rd "$1" $Q_STATUS) & 4)) = 4 ]' 5 || echo "# the queue did not stop"
 }
 
 mlu270_send "$b1" 0x00040001 1 0x00020001
@@ -52,29 +57,28 @@ mlu270_send "$b0" 0x00040001 1 0x00020001
 fault_once "$b0"
 
 one_fault() { [ "$(vf_field 0 13)" = 1 ] && [ "$(vf_field 1 13)" = 0 ]; }
-ktap_test_result "a fault of VF 0 is counted for VF 0 only" one_fault
-logged() { dmesg | grep -q "mlu270_pf $pf: VF 0 faulted (status 5"; }
-ktap_test_result "and logged with its status (DMA_ERROR)" logged
+mlu270_check "a fault of VF 0 is counted for VF 0 only" wait_for one_fault 5
+logged() { log_since start | grep -q "mlu270_pf $pf: VF 0 faulted (status 5"; }
+mlu270_check "and logged with its status (DMA_ERROR)" logged
 stopped() { [ $(($(mlu270_rd "$b0" $Q_STATUS) & 4)) = 4 ]; }
-ktap_test_result "the faulting queue is stopped" stopped
+mlu270_check "the faulting queue is stopped" stopped
 
 # QUERY_FAULT (v2): valid, status 5, the offending host address.
 query() { mlu270_send "$b0" 0x00000010 2 && [ $((REPLY1 >> 16)) = 0 ] && [ $((REPLY2)) = 1 ] &&
 	[ $((REPLY3)) = 5 ]; }
-ktap_test_result "QUERY_FAULT tells VF 0 about its own fault" query
+mlu270_check "QUERY_FAULT tells VF 0 about its own fault" query
 
 i=1
 while [ $i -lt $FAULTS_BEFORE_RESET ]; do
 	fault_once "$b0"
 	i=$((i + 1))
 done
-sleep 0.3
 reset_done() { [ "$(vf_field 0 12)" = 1 ] && [ "$(vf_field 0 7)" = 0 ]; }
-ktap_test_result "after $FAULTS_BEFORE_RESET faults the PF resets VF 0" reset_done
-reset_logged() { dmesg | grep -q "mlu270_pf $pf: VF 0: $FAULTS_BEFORE_RESET faults since its last reset: resetting it"; }
-ktap_test_result "and says so in dmesg" reset_logged
+mlu270_check "after $FAULTS_BEFORE_RESET faults the PF resets VF 0" wait_for reset_done 5
+reset_logged() { log_since start | grep -q "mlu270_pf $pf: VF 0: $FAULTS_BEFORE_RESET faults since its last reset: resetting it"; }
+mlu270_check "and says so in dmesg" reset_logged
 vf1_untouched() { [ "$(vf_field 1 12)" = 0 ] && [ "$(vf_field 1 7)" = 2 ] &&
 	mlu270_send "$b1" 0x00000004 3 && [ $((REPLY1 >> 16)) = 0 ]; }
-ktap_test_result "VF 1 keeps its session and is served" vf1_untouched
+mlu270_check "VF 1 keeps its session and is served" vf1_untouched
 
 ktap_finished

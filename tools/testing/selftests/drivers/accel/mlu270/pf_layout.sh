@@ -21,8 +21,9 @@ trap restore EXIT
 restore
 
 ktap_set_plan 11
+mark start
 
-ktap_test_result "layout reads 'default'" [ "$(cat "$sys/layout")" = default ]
+mlu270_check "layout reads 'default'" [ "$(cat "$sys/layout")" = default ]
 
 # "vf quarters ipu ..." lines of debugfs: the planned slices.
 vf_field() { awk -v vf="$1" -v col="$2" '$1 == vf && NF > 10 { print $col }' "$state"; }
@@ -33,26 +34,26 @@ two_quarters() {
 		[ "$(vf_field 0 3)" = 0x000f ] && [ "$(vf_field 1 3)" = 0x00f0 ] &&
 		[ "$(vf_field 1 6)" = 64 ]
 }
-ktap_test_result "'1/4 1/4' gives two quarter VFs" two_quarters
+mlu270_check "'1/4 1/4' gives two quarter VFs" two_quarters
 
 err=$(mlu270_write "$sys/layout" "1/2")
 err_says() { mlu270_matches "$err" "$1"; }
-ktap_test_result "changing the layout with VFs enabled fails with EBUSY" err_says busy
-# ktap_test_result word-splits its command: compare in a function.
+mlu270_check "changing the layout with VFs enabled fails with EBUSY" err_says busy
+# mlu270_check word-splits its command: compare in a function.
 layout_is() { [ "$(cat "$sys/layout")" = "$*" ]; }
-ktap_test_result "and keeps the layout" layout_is 1/4 1/4
+mlu270_check "and keeps the layout" layout_is 1/4 1/4
 echo 0 >"$sys/sriov_numvfs"
 
 err=$(mlu270_write "$sys/sriov_numvfs" 3)
-ktap_test_result "3 VFs with a 2-VF layout fail with EINVAL" err_says invalid
-ktap_test_result "and create no VF" [ "$(mlu270_count_devices 0x0271)" = 0 ]
+mlu270_check "3 VFs with a 2-VF layout fail with EINVAL" err_says invalid
+mlu270_check "and create no VF" [ "$(mlu270_count_devices 0x0271)" = 0 ]
 
 mixed() {
 	echo "1/4,1/4,1/2" >"$sys/layout" && echo 3 >"$sys/sriov_numvfs" &&
 		[ "$(vf_field 2 2)" = 2 ] && [ "$(vf_field 2 3)" = 0x00ff ] &&
 		[ "$(vf_field 0 3)" = 0x0f00 ] && [ "$(vf_field 1 3)" = 0xf000 ]
 }
-ktap_test_result "'1/4,1/4,1/2' places the half first (aligned), quarters after" mixed
+mlu270_check "'1/4,1/4,1/2' places the half first (aligned), quarters after" mixed
 echo 0 >"$sys/sriov_numvfs"
 
 bad_layouts_rejected() {
@@ -63,16 +64,16 @@ bad_layouts_rejected() {
 	done
 	return 0
 }
-ktap_test_result "invalid layouts fail and change nothing" bad_layouts_rejected
-logged() { dmesg | grep -q "mlu270_pf $pf: layout: invalid layout"; }
-ktap_test_result "and say why in dmesg" logged
+mlu270_check "invalid layouts fail and change nothing" bad_layouts_rejected
+logged() { log_since start | grep -q "mlu270_pf $pf: layout: invalid layout"; }
+mlu270_check "and say why in dmesg" logged
 
 back_to_default() {
 	echo default >"$sys/layout" && [ "$(cat "$sys/layout")" = default ] &&
 		echo 3 >"$sys/sriov_numvfs" && [ "$(vf_field 0 3)" = 0x00ff ]
 }
-ktap_test_result "'default' restores the default layouts" back_to_default
+mlu270_check "'default' restores the default layouts" back_to_default
 echo 0 >"$sys/sriov_numvfs"
-ktap_test_result "sriov_numvfs 0 leaves no VF" [ "$(mlu270_count_devices 0x0271)" = 0 ]
+mlu270_check "sriov_numvfs 0 leaves no VF" [ "$(mlu270_count_devices 0x0271)" = 0 ]
 
 ktap_finished

@@ -22,9 +22,7 @@ if [ "${MLU270_STRESS:-0}" = 1 ]; then rounds=100; else rounds=5; fi
 ktap_set_plan 5
 mark start
 
-pf=$(mlu270_pf_bound)
-ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
-sys=/sys/bus/pci/devices/$pf
+mlu270_require_pf
 echo 0 >"$sys/sriov_numvfs"
 modprobe mlu270_vf
 echo 4 >"$sys/sriov_numvfs"
@@ -32,10 +30,11 @@ echo 4 >"$sys/sriov_numvfs"
 pids=""
 for i in 0 1 2 3; do
 	vf=$(mlu270_vf_of "$pf" $i)
-	"$JOB" "/dev/$(cat "/sys/bus/pci/devices/$vf/job_node")" hold 100000000 >"/tmp/storm.$i" 2>&1 &
+	rm -f "/tmp/storm.$i.ready"
+	"$JOB" "/dev/$(cat "/sys/bus/pci/devices/$vf/job_node")" hold 100000000 "/tmp/storm.$i.ready" >"/tmp/storm.$i" 2>&1 &
 	pids="$pids $!"
 done
-sleep 1
+for i in 0 1 2 3; do mlu270_wait_file "/tmp/storm.$i.ready" 30; done
 resets=0 reset_failures=0
 t0=$(date +%s)
 r=0
@@ -56,7 +55,7 @@ for p in $pids; do wait "$p"; done
 for i in 0 1 2 3; do ktap_print_msg "VF $i: $(cat /tmp/storm.$i)"; done
 ktap_print_msg "$resets FLRs ($reset_failures failed) in $elapsed s"
 
-ktap_test_result "$((rounds * 4)) FLRs under load, each VF ready after its reset" [ "$resets" = $((rounds * 4)) ]
+mlu270_check "$((rounds * 4)) FLRs under load, each VF ready after its reset" [ "$resets" = $((rounds * 4)) ]
 streams_ok() {
 	local i
 	for i in 0 1 2 3; do
@@ -65,9 +64,9 @@ streams_ok() {
 	done
 	return 0
 }
-ktap_test_result "no failed or corrupted job on any VF (only its own resets' losses)" streams_ok
+mlu270_check "no failed or corrupted job on any VF (only its own resets' losses)" streams_ok
 lost_to_resets() { grep -q " reset=[1-9]" /tmp/storm.0 || grep -q " wiped=[1-9]" /tmp/storm.0; }
-ktap_test_result "VF 0's own resets did cancel some of its jobs" lost_to_resets
-ktap_test_result "no warning in the kernel log" clean_log
+mlu270_check "VF 0's own resets did cancel some of its jobs" lost_to_resets
+mlu270_check "no warning in the kernel log" clean_log
 
 ktap_finished

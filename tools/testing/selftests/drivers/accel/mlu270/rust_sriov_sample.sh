@@ -9,6 +9,10 @@
 # driver's sysfs attributes (pci::Driver::ATTRIBUTE_GROUPS): reads, writes,
 # invalid writes, and reads racing with unbind.
 #
+# The sample has no ID table: it binds only functions whose driver_override
+# names it (it must never take the card away from mlu270_pf/mlu270_vf), so
+# this test hands it the PF, and the VFs with sriov_drivers_autoprobe off.
+#
 # POSIX sh + busybox only. Exits 4 (KSFT_SKIP) when no card is present.
 
 DIR=$(dirname "$0")
@@ -19,6 +23,7 @@ if [ -z "${KTAP_HELPERS:-}" ]; then
 fi
 # shellcheck source=../../../kselftest/ktap_helpers.sh
 . "$KTAP_HELPERS"
+. "$DIR/mlu270_lib.sh"
 
 MOD=rust_driver_sriov
 DRV=/sys/bus/pci/drivers/$MOD
@@ -28,8 +33,6 @@ VF_DEVICE=0x0271
 TOTALVFS=4
 NTESTS=30
 
-# Marks the kernel log so that the splat check only looks at this test.
-MARK="rust_sriov_sample: start $$"
 
 find_pf() {
 	for d in /sys/bus/pci/devices/*; do
@@ -71,10 +74,25 @@ wait_vfs() {
 	[ "$(count_vfs)" = "$1" ]
 }
 
-# ktap_test_result runs its command unquoted ($@): compound checks are
-# functions, never "sh -c '...'" strings.
+# hand_over BDF: bind the function to the sample through driver_override.
+hand_over() {
+	echo $MOD >"/sys/bus/pci/devices/$1/driver_override" &&
+		echo "$1" >"$DRV/bind" && [ -e "$DRV/$1" ]
+}
+
+# enable_vfs N: N VFs, each handed to the sample (autoprobe is off, so no
+# other driver takes them first).
+enable_vfs() {
+	local v
+	echo 0 >"$PFDIR/sriov_drivers_autoprobe" || return 1
+	set_numvfs "$1" && wait_vfs "$1" || return 1
+	for v in "$PFDIR"/virtfn*; do
+		hand_over "$(basename "$(readlink "$v")")" || return 1
+	done
+}
+
 vfs_logged() {
-	dmesg | grep -q "VF 3 of PF $PF probed"
+	log_since start | grep -q "VF 3 of PF $PF probed"
 }
 
 numvfs_is() {
@@ -86,7 +104,7 @@ totalvfs_is() {
 }
 
 bind_pf() {
-	echo "$PF" >"$DRV/bind" && [ -e "$DRV/$PF" ] && numvfs_is 0
+	hand_over "$PF" && numvfs_is 0
 }
 
 reload_and_bind() {
@@ -95,11 +113,22 @@ reload_and_bind() {
 	[ -e "$DRV/$PF" ]
 }
 
+# Nothing but driver_override binds the sample: a PF without it stays with
+# no driver when the sample's bind is asked for, and the sample's module has
+# no alias that modprobe by modalias could load.
+no_autobind() {
+	local alias
+	echo >"$PFDIR/driver_override"
+	echo "$PF" >"$DRV/bind" 2>/dev/null && return 1
+	alias=$(modinfo -F alias $MOD 2>/dev/null)
+	[ ! -e "$DRV/$PF" ] && [ -z "$alias" ] && hand_over "$PF"
+}
+
 # reset_vf: FLR the last VF through sysfs; the sample logs its reset hooks.
 reset_vf() {
 	echo 1 >"$VFDIR/reset" || return 1
-	dmesg | grep -q "$(basename "$VFDIR"): Vf reset_prepare" &&
-		dmesg | grep -q "$(basename "$VFDIR"): Vf reset_done"
+	log_since start | grep -q "$(basename "$VFDIR"): Vf reset_prepare" &&
+		log_since start | grep -q "$(basename "$VFDIR"): Vf reset_done"
 }
 
 # remove_pf: hot-remove the PF (its removal path holds pci_rescan_remove_lock
@@ -109,9 +138,13 @@ remove_pf() {
 	[ ! -e "$PFDIR" ] && wait_vfs 0
 }
 
+# (a new pci_dev: no driver_override, so a real driver may have taken it;
+# the sample gets it back only when handed over again)
 rescan_pf() {
 	echo 1 >/sys/bus/pci/rescan || return 1
-	[ -e "$DRV/$PF" ] && numvfs_is 0
+	[ -e "$PFDIR" ] && numvfs_is 0 || return 1
+	[ -e "$PFDIR/driver" ] && ! [ -e "$DRV/$PF" ] && echo "$PF" >"$PFDIR/driver/unbind"
+	hand_over "$PF"
 }
 
 # attr_is FILE VALUE: the attribute reads VALUE.
@@ -181,8 +214,7 @@ race_unbind() {
 }
 
 no_splat() {
-	! dmesg | sed -n "/$MARK/,\$p" |
-		grep -Eq 'WARNING:|BUG:|Oops|Call Trace|KASAN|kmemleak|circular locking|driver left SR-IOV enabled'
+	log_has_no start 'WARNING:|BUG:|Oops|Call Trace|KASAN|kmemleak|circular locking|driver left SR-IOV enabled'
 }
 
 ktap_print_header
@@ -193,9 +225,9 @@ if [ -z "$PF" ]; then
 	exit "$KSFT_SKIP"
 fi
 PFDIR=/sys/bus/pci/devices/$PF
-echo "$MARK" >/dev/kmsg 2>/dev/null
 
 ktap_set_plan $NTESTS
+mark start
 
 # Another driver (e.g. the real PF driver) may own the card: hand it over,
 # and give it back at the end.
@@ -210,37 +242,36 @@ if [ -e "$PFDIR/driver" ]; then
 fi
 
 # 1
-ktap_test_result "modprobe $MOD" modprobe $MOD
-[ -e "$DRV/$PF" ] || echo "$PF" >"$DRV/bind" 2>/dev/null
+mlu270_check "modprobe $MOD" modprobe $MOD
 # 2
-ktap_test_result "$MOD bound the PF $PF" [ -e "$DRV/$PF" ]
+mlu270_check "$MOD binds the PF only through driver_override" no_autobind
 # 3
-ktap_test_result "sriov_totalvfs is $TOTALVFS" totalvfs_is $TOTALVFS
+mlu270_check "sriov_totalvfs is $TOTALVFS" totalvfs_is $TOTALVFS
 # 4
-ktap_test_result "no VFs after probe" numvfs_is 0
+mlu270_check "no VFs after probe" numvfs_is 0
 
 # 5-9: the sample's sysfs attributes on the PF.
-ktap_test_result "PF attribute function reads pf" attr_is "$PFDIR/function" pf
-ktap_test_result "PF attribute sample_value reads 0 after probe" attr_is "$PFDIR/sample_value" 0
-ktap_test_result "echo 42 > sample_value reads back 42" write_and_read_back "$PFDIR/sample_value" 42
-ktap_test_result "echo abc > sample_value fails with EINVAL" expect_einval "$PFDIR/sample_value" abc
-ktap_test_result "echo 1001 > sample_value fails with EINVAL" expect_einval "$PFDIR/sample_value" 1001
+mlu270_check "PF attribute function reads pf" attr_is "$PFDIR/function" pf
+mlu270_check "PF attribute sample_value reads 0 after probe" attr_is "$PFDIR/sample_value" 0
+mlu270_check "echo 42 > sample_value reads back 42" write_and_read_back "$PFDIR/sample_value" 42
+mlu270_check "echo abc > sample_value fails with EINVAL" expect_einval "$PFDIR/sample_value" abc
+mlu270_check "echo 1001 > sample_value fails with EINVAL" expect_einval "$PFDIR/sample_value" 1001
 
 # 10
-if set_numvfs 4 && wait_vfs 4; then
+if enable_vfs 4; then
 	ktap_test_pass "echo 4 > sriov_numvfs creates four $VF_DEVICE functions"
 else
 	ktap_print_msg "numvfs=$(cat "$PFDIR/sriov_numvfs") vfs=$(count_vfs) err: $ERR"
 	ktap_test_fail "echo 4 > sriov_numvfs creates four $VF_DEVICE functions"
 fi
 # 11: the sample binds the VFs too and logs their index and PF.
-ktap_test_result "the VFs probed with their index and PF (dmesg)" vfs_logged
+mlu270_check "the VFs probed with their index and PF (dmesg)" vfs_logged
 # 12
-ktap_test_result "VF attributes: function reads vf, sample_value 0" vf_attrs
+mlu270_check "VF attributes: function reads vf, sample_value 0" vf_attrs
 # 13: reset_prepare/reset_done around a VF function reset.
 VFDIR=/sys/bus/pci/devices/$(basename "$(readlink "$PFDIR/virtfn3" 2>/dev/null)")
 if [ -w "$VFDIR/reset" ]; then
-	ktap_test_result "a VF reset calls reset_prepare and reset_done" reset_vf
+	mlu270_check "a VF reset calls reset_prepare and reset_done" reset_vf
 else
 	ktap_test_skip "a VF reset calls reset_prepare and reset_done (no VF reset method)"
 fi
@@ -263,7 +294,7 @@ else
 	esac
 fi
 # 16
-ktap_test_result "still four VFs after the refused changes" [ "$(count_vfs)" = 4 ]
+mlu270_check "still four VFs after the refused changes" [ "$(count_vfs)" = 4 ]
 # 17
 if set_numvfs 0 && wait_vfs 0; then
 	ktap_test_pass "echo 0 > sriov_numvfs removes the VFs"
@@ -275,38 +306,40 @@ fi
 set_numvfs 4
 wait_vfs 4
 echo "$PF" >"$DRV/unbind" 2>/dev/null
-ktap_test_result "unbind of the PF with 4 VFs enabled" [ ! -e "$PFDIR/driver" ]
-ktap_test_result "the VFs are gone after unbinding the PF" wait_vfs 0
-ktap_test_result "the attributes are gone after unbinding the PF" attrs_gone
-ktap_test_result "rebind the PF, which starts without VFs" bind_pf
-ktap_test_result "sample_value starts at 0 again after rebind" attr_is "$PFDIR/sample_value" 0
+mlu270_check "unbind of the PF with 4 VFs enabled" [ ! -e "$PFDIR/driver" ]
+mlu270_check "the VFs are gone after unbinding the PF" wait_vfs 0
+mlu270_check "the attributes are gone after unbinding the PF" attrs_gone
+mlu270_check "rebind the PF, which starts without VFs" bind_pf
+mlu270_check "sample_value starts at 0 again after rebind" attr_is "$PFDIR/sample_value" 0
 
 # 23-25: rmmod with VFs enabled must remove them, too.
 set_numvfs 4
-ktap_test_result "4 VFs enabled again" wait_vfs 4
-ktap_test_result "rmmod $MOD with 4 VFs enabled" rmmod $MOD
-ktap_test_result "the VFs are gone after rmmod" wait_vfs 0
+mlu270_check "4 VFs enabled again" wait_vfs 4
+mlu270_check "rmmod $MOD with 4 VFs enabled" rmmod $MOD
+mlu270_check "the VFs are gone after rmmod" wait_vfs 0
 
 # 26: reload works (nothing was leaked that blocks a second load).
-ktap_test_result "modprobe $MOD again and bind the PF" reload_and_bind
+mlu270_check "modprobe $MOD again and bind the PF" reload_and_bind
 
 # 27: the attribute callbacks racing with unbind/bind.
-ktap_test_result "read/write the attributes while unbinding and binding the PF" race_unbind
+mlu270_check "read/write the attributes while unbinding and binding the PF" race_unbind
 
 # 28-29: removing the PF device itself with VFs enabled.
 set_numvfs 4
 wait_vfs 4
-ktap_test_result "remove the PF device with 4 VFs enabled" remove_pf
-ktap_test_result "rescan brings the PF back, bound, without VFs" rescan_pf
+mlu270_check "remove the PF device with 4 VFs enabled" remove_pf
+mlu270_check "rescan brings the PF back, bound, without VFs" rescan_pf
 rmmod $MOD 2>/dev/null
 # Give the card back to the driver that had it.
+[ -e "$PFDIR/driver_override" ] && echo >"$PFDIR/driver_override"
+[ -e "$PFDIR/sriov_drivers_autoprobe" ] && echo 1 >"$PFDIR/sriov_drivers_autoprobe"
 [ -n "${old:-}" ] && [ "$old" != $MOD ] && echo "$PF" >"/sys/bus/pci/drivers/$old/bind" 2>/dev/null
 
 # 30
 if no_splat; then
 	ktap_test_pass "no kernel warning, oops or leftover SR-IOV in dmesg"
 else
-	dmesg | sed -n "/$MARK/,\$p" | sed 's/^/# /' | tail -40
+	log_since start | sed 's/^/# /' | tail -40
 	ktap_test_fail "no kernel warning, oops or leftover SR-IOV in dmesg"
 fi
 

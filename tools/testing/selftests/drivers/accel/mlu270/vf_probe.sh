@@ -29,19 +29,12 @@ trap restore EXIT
 
 ktap_set_plan 17
 
-pf=$(mlu270_pf_bound)
-ktap_test_result "mlu270_pf binds the PF" [ -n "$pf" ]
-sys=/sys/bus/pci/devices/$pf
+mlu270_require_pf
 echo 0 >"$sys/sriov_numvfs"
 
 modprobe mlu270_vf
-ktap_test_result "mlu270_vf loads" grep -q '^mlu270_vf ' /proc/modules
+mlu270_check "mlu270_vf loads" grep -q '^mlu270_vf ' /proc/modules
 
-# mark NAME puts a marker in the kernel log; log_since NAME prints the log
-# after it. (The boot's KUnit output fills the ring buffer, so line numbers
-# of dmesg are no anchor.)
-mark() { echo "vf_probe: mark $1" >/dev/kmsg; }
-log_since() { dmesg | sed -n "/vf_probe: mark $1\$/,\$p"; }
 mark start
 
 # expect_slices N "SLICE0" "SLICE1" ...: echo N, then every VF is bound to
@@ -65,7 +58,7 @@ expect_slices() {
 	echo 0 >"$sys/sriov_numvfs"
 	[ "$i" = "$n" ] && return $rc
 }
-# ktap_test_result word-splits its command: one function per layout.
+# mlu270_check word-splits its command: one function per layout.
 layout1() { expect_slices 1 "1/1 slice: IPU 0xffff, VPU 0xf, JPU 0xf, 256 MiB"; }
 layout2() {
 	expect_slices 2 "1/2 slice: IPU 0x00ff, VPU 0x3, JPU 0x3, 128 MiB" \
@@ -82,17 +75,17 @@ layout4() {
 		"1/4 slice: IPU 0x0f00, VPU 0x4, JPU 0x4, 64 MiB" \
 		"1/4 slice: IPU 0xf000, VPU 0x8, JPU 0x8, 64 MiB"
 }
-ktap_test_result "1 VF: 1/1 slice, IPU 0xffff" layout1
-ktap_test_result "2 VFs: 1/2 slices, IPU 0x00ff and 0xff00" layout2
-ktap_test_result "3 VFs: 1/2 + 1/4 + 1/4 slices, IPU 0x00ff 0x0f00 0xf000" layout3
-ktap_test_result "4 VFs: 4 x 1/4 slices, IPU 0x000f 0x00f0 0x0f00 0xf000" layout4
+mlu270_check "1 VF: 1/1 slice, IPU 0xffff" layout1
+mlu270_check "2 VFs: 1/2 slices, IPU 0x00ff and 0xff00" layout2
+mlu270_check "3 VFs: 1/2 + 1/4 + 1/4 slices, IPU 0x00ff 0x0f00 0xf000" layout3
+mlu270_check "4 VFs: 4 x 1/4 slices, IPU 0x000f 0x00f0 0x0f00 0xf000" layout4
 
 # Four VFs stay enabled for the reset cases.
 echo 4 >"$sys/sriov_numvfs"
 res() { cat "/sys/kernel/debug/mlu270_vf-$(mlu270_vf_of "$pf" "$1")/resources"; }
 res_has() { res "$1" | grep -qx "$2"; }
 debugfs_ok() { res_has 3 "ipu_mask: 0xf000" && res_has 3 "mem_mb: 64" && res_has 3 "state: ready"; }
-ktap_test_result "debugfs shows VF 3's slice" debugfs_ok
+mlu270_check "debugfs shows VF 3's slice" debugfs_ok
 attr() { cat "/sys/bus/pci/devices/$(mlu270_vf_of "$pf" "$1")/$2"; }
 sysfs_ok() {
 	[ "$(attr 3 vf_index)" = 3 ] && [ "$(attr 3 slice)" = 1/4 ] &&
@@ -101,17 +94,17 @@ sysfs_ok() {
 		[ "$(attr 3 protocol_version)" = 2 ] && [ "$(attr 3 state)" = ready ] &&
 		[ "$(attr 0 ipu_mask)" = 0x000f ]
 }
-ktap_test_result "sysfs attributes show VF 3's slice" sysfs_ok
+mlu270_check "sysfs attributes show VF 3's slice" sysfs_ok
 
 vf1=$(mlu270_vf_of "$pf" 1)
 mark flr
-ktap_test_result "FLR of VF 1 succeeds" mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1
+mlu270_check "FLR of VF 1 succeeds" mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1
 rehandshake() {
 	log_since flr | grep -q "mlu270_vf $vf1: VF 1: 1/4 slice: IPU 0x00f0" &&
 		res_has 1 "handshakes: 2" && [ "$(attr 1 state)" = ready ] &&
 		[ "$(attr 1 ipu_mask)" = 0x00f0 ]
 }
-ktap_test_result "VF 1 re-handshakes after the FLR" rehandshake
+mlu270_check "VF 1 re-handshakes after the FLR" rehandshake
 others_untouched() {
 	local i
 	for i in 0 2 3; do
@@ -119,13 +112,13 @@ others_untouched() {
 		res_has $i "handshakes: 1" || return 1
 	done
 }
-ktap_test_result "VFs 0, 2 and 3 stay bound, no new handshake" others_untouched
+mlu270_check "VFs 0, 2 and 3 stay bound, no new handshake" others_untouched
 
 mark disable
 echo 0 >"$sys/sriov_numvfs"
-ktap_test_result "echo 0 removes the 4 VFs" [ "$(mlu270_count_devices 0x0271)" = 0 ]
-shutdown_seen() { [ "$(log_since disable | grep -c 'PF notification (shutdown: VFs are being disabled)')" = 4 ]; }
-ktap_test_result "each VF logged the PF's SHUTDOWN notification" shutdown_seen
+mlu270_check "echo 0 removes the 4 VFs" [ "$(mlu270_count_devices 0x0271)" = 0 ]
+shutdown_seen() { [ "$(log_count disable 'PF notification \(shutdown: VFs are being disabled\)')" = 4 ]; }
+mlu270_check "each VF logged the PF's SHUTDOWN notification" shutdown_seen
 
 # No PF driver: pci-pf-stub enables the VF, nobody answers the mailbox.
 modprobe pci-pf-stub
@@ -140,7 +133,7 @@ no_pf() {
 		[ -z "$(mlu270_driver_of "$vf0")" ] &&
 		log_since nopf | grep -q "mlu270_vf $vf0: VF 0: no reply to HELLO from the PF within 2000 ms"
 }
-ktap_test_result "without a PF driver the VF probe times out, VF unbound" no_pf
+mlu270_check "without a PF driver the VF probe times out, VF unbound" no_pf
 echo 0 >"$sys/sriov_numvfs"
 
 # An incompatible PF, played by this script through the PF's BAR: it answers
@@ -179,7 +172,7 @@ if [ -c /dev/mem ]; then
 	echo 1 >"$sys/sriov_numvfs"
 	kill "$fake" 2>/dev/null
 	wait "$fake" 2>/dev/null
-	ktap_test_result "an incompatible PF fails the VF probe with EPROTO" bad_pf
+	mlu270_check "an incompatible PF fails the VF probe with EPROTO" bad_pf
 	echo 0 >"$sys/sriov_numvfs"
 else
 	ktap_test_skip "an incompatible PF fails the VF probe with EPROTO (no /dev/mem)"
@@ -187,9 +180,8 @@ fi
 echo "$pf" >"$sys/driver/unbind"
 echo >"$sys/driver_override"
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
-ktap_test_result "mlu270_pf binds the PF again" [ "$(mlu270_driver_of "$pf")" = mlu270_pf ]
+mlu270_check "mlu270_pf binds the PF again" [ "$(mlu270_driver_of "$pf")" = mlu270_pf ]
 
-clean_log() { ! log_since start | grep -Eq 'WARNING|BUG|KASAN|lockdep|circular locking|Oops|refcount'; }
-ktap_test_result "no warning in the kernel log" clean_log
+mlu270_check "no warning in the kernel log" clean_log
 
 ktap_finished

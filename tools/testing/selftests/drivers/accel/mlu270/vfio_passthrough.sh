@@ -24,7 +24,7 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 	{ ktap_skip_all "no IOMMU (boot with an emulated VT-d: -device intel-iommu)"; exit "$KSFT_SKIP"; }
 [ -d /sys/bus/pci/drivers/vfio-pci ] || modprobe vfio-pci 2>/dev/null
 [ -d /sys/bus/pci/drivers/vfio-pci ] || { ktap_skip_all "no vfio-pci driver"; exit "$KSFT_SKIP"; }
-pf=$(mlu270_pf_bound) || { ktap_skip_all "mlu270_pf does not bind"; exit "$KSFT_SKIP"; }
+pf=$(mlu270_pf_bound) || ktap_exit_fail_msg "mlu270_pf does not bind the card"
 mlu270_keep_state "$pf"
 modprobe mlu270_vf
 sys=/sys/bus/pci/devices/$pf
@@ -75,14 +75,14 @@ setup() {
 	echo "# VF 1 ($vf) is in IOMMU group $group: $members"
 	[ -c "/dev/vfio/$group" ] && [ "$members" = "$vf" ]
 }
-ktap_test_result "VF 1 is bound to vfio-pci, alone in its IOMMU group" setup
+mlu270_check "VF 1 is bound to vfio-pci, alone in its IOMMU group" setup
 
 vm_started() {
 	start_vm jobs
 	wait_for 'inner booted' 600 || { cat /tmp/qemu.log; return 1; }
 	echo "# nested VM: kernel up after $(since_start) s"
 }
-ktap_test_result "the nested VM boots with the VF" vm_started
+mlu270_check "the nested VM boots with the VF" vm_started
 
 # While the VM has the VF: no change of the VF count.
 refused() {
@@ -93,21 +93,21 @@ refused() {
 	echo "$err" | grep -qi "busy" && [ "$(cat "$sys/sriov_numvfs")" = 2 ] &&
 		log_since refuse | grep -q "VF 1 ($vf) is in use by vfio-pci"
 }
-ktap_test_result "echo 0 > sriov_numvfs fails with EBUSY while the VM has VF 1" refused
+mlu270_check "echo 0 > sriov_numvfs fails with EBUSY while the VM has VF 1" refused
 
 vm_ready() {
 	wait_for 'inner ready || inner "no ready VF"' 900 || return 1
 	inner ready || { grep '^INNER' /tmp/inner.log | sed 's/^/# /'; return 1; }
 	echo "# nested VM: VF ready (mlu270_vf bound, handshake with the PF done) after $(since_start) s"
 }
-ktap_test_result "mlu270_vf binds in the VM and negotiates with the PF" vm_ready
+mlu270_check "mlu270_vf binds in the VM and negotiates with the PF" vm_ready
 
 vm_jobs() {
 	wait_for 'inner done' 900 || return 1
 	grep '^INNER' /tmp/inner.log | sed 's/^/# /'
 	[ "$(inner_field jobs ok)" = 12 ] && [ "$(inner_field jobs failed)" = 0 ] && ! inner splat
 }
-ktap_test_result "the VM runs 12 checked jobs on the VF (DMA through the IOMMU), no warning" vm_jobs
+mlu270_check "the VM runs 12 checked jobs on the VF (DMA through the IOMMU), no warning" vm_jobs
 
 vm_exits() {
 	wait_for '! kill -0 $qpid 2>/dev/null' 60 || return 1
@@ -117,7 +117,7 @@ vm_exits() {
 	echo "# nested VM: powered off after $(since_start) s (QEMU exit code $rc)"
 	[ $rc = 0 ]
 }
-ktap_test_result "the VM powers off and QEMU exits" vm_exits
+mlu270_check "the VM powers off and QEMU exits" vm_exits
 
 # give_back: VF 1 back to mlu270_vf; its memory must have been scrubbed
 # (the VM's jobs wrote at offset 0) and a checked job must work.
@@ -131,7 +131,7 @@ give_back() {
 	echo "# VF 1 memory CRC after the VM: $crc (zeroes: $zero_crc)"
 	[ "$crc" = "$zero_crc" ] && mlu270-smi run "$vf" crc32 >/dev/null
 }
-ktap_test_result "after the VM, VF 1 is clean and works on the host" give_back
+mlu270_check "after the VM, VF 1 is clean and works on the host" give_back
 
 to_vfio() {
 	echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind" &&
@@ -147,13 +147,13 @@ killed() {
 	qpid=
 	echo "# nested VM killed (SIGKILL) during jobs, after $(since_start) s"
 }
-ktap_test_result "a VM running jobs on VF 1 is killed" killed
-ktap_test_result "after the kill, VF 1 is clean and works on the host" give_back
+mlu270_check "a VM running jobs on VF 1 is killed" killed
+mlu270_check "after the kill, VF 1 is clean and works on the host" give_back
 
 others() { mlu270-smi run "$vf0" memcpy >/dev/null; }
-ktap_test_result "VF 0 on the host kept working" others
+mlu270_check "VF 0 on the host kept working" others
 disable() { echo 0 >"$sys/sriov_numvfs" && [ "$(cat "$sys/sriov_numvfs")" = 0 ]; }
-ktap_test_result "echo 0 > sriov_numvfs works once no VM has a VF" disable
-ktap_test_result "no warning in the kernel log" clean_log
+mlu270_check "echo 0 > sriov_numvfs works once no VM has a VF" disable
+mlu270_check "no warning in the kernel log" clean_log
 
 ktap_finished
