@@ -36,18 +36,34 @@ col() {
 		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
 		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$pf/vfs"
 }
-# wall_mb_s: VF 0's memcpy throughput in wall time, MB/s (integer). VF 0's
-# user runs on CPU 0, the storm on CPU 1: what VF 0 may lose is what the
-# faults cost the PF and the device, not a share of one CPU.
+# The PF handles VF 1's faults on the CPU its event interrupt goes to
+# (managed affinity, fixed); the storm runs there too and VF 0's user on
+# the other CPU, as an operator keeps a noisy tenant off a victim's CPU:
+# what VF 0 may lose is what the faults cost the device and the PF's
+# shared state, not a share of an emulated CPU.
+event_irq=$(awk '/mlu270_pf-event/ { sub(":", "", $1); print $1; exit }' /proc/interrupts)
+storm_cpu=$(cut -d, -f1 "/proc/irq/$event_irq/effective_affinity_list" 2>/dev/null | cut -d- -f1)
+case "$storm_cpu" in 0 | 1) ;; *) storm_cpu=1 ;; esac
+vf0_cpu=$((1 - storm_cpu))
+echo "# the PF's event interrupt ($event_irq) is on CPU $storm_cpu: the storm runs there, VF 0's user on CPU $vf0_cpu"
+# wall_mb_s: VF 0's memcpy throughput in wall time, MB/s (integer): the
+# best of three samples, as benchmarks take out the scheduler's noise (a
+# stall that the faults cause lowers every sample).
 wall_mb_s() {
-	taskset 1 mlu270-smi --json bench "$vf0" memcpy --len 65536 --count 1000 |
-		sed -n 's/.*"wall_mb_s": \([0-9]*\).*/\1/p'
+	local i v best=
+	for i in 1 2 3; do
+		v=$(taskset -c "$vf0_cpu" mlu270-smi --json bench "$vf0" memcpy --len 65536 --count 1000 |
+			sed -n 's/.*"wall_mb_s": \([0-9]*\).*/\1/p')
+		[ -n "$v" ] || return 1
+		[ -z "$best" ] || [ "$v" -gt "$best" ] && best=$v
+	done
+	echo "$best"
 }
 
 alone=$(wall_mb_s)
 mark storm
 t0=$(date +%s)
-taskset 2 "$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" 0 faults 2000 >/tmp/storm.out 2>&1 &
+taskset -c "$storm_cpu" "$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" 0 faults 2000 >/tmp/storm.out 2>&1 &
 storm=$!
 # The measurement must lie inside the storm: it starts once the PF has
 # counted VF 1's first faults, and the storm must still be going (and
@@ -82,9 +98,9 @@ mlu270_check "a handful of log lines for the whole storm" few_lines
 # Faults cost the PF (interrupts, resets of VF 1) and the device, not VF
 # 0's slice: VF 0 keeps 80% of its throughput, measured while the storm
 # ran, against the mean of the figures before and after it. The storm
-# pauses 2 ms after each fault: under TCG a fault costs the PF about half
-# a millisecond of guest CPU, and without the pause VF 0 measured 64% in
-# one run, the cost of two emulated CPUs rather than of a broken isolation.
+# pauses 2 ms after each fault; with the storm and VF 0's user sharing the
+# CPUs freely, runs measured 62% to 87%: the cost of two emulated CPUs
+# under TCG, which is not what this check is about (see wall_mb_s).
 throughput() {
 	[ -n "$alone" ] && [ -n "$during" ] && [ -n "$after" ] || return 1
 	[ "$storm_outlasted" = 1 ] || {
