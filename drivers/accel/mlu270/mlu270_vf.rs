@@ -124,6 +124,7 @@ fn vf_info(vf: &Vf<'_>) -> Result<uapi::Info> {
         vpu_mask: res.vpu_mask.into(),
         jpu_mask: res.jpu_mask.into(),
         mem_mb: res.mem_size_mb,
+        resets: vf.jobs.resets(),
         ..uapi::Info::default()
     })
 }
@@ -378,7 +379,7 @@ impl pci::Driver for MluVfDriver {
 
     fn reset_prepare<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
         // Jobs in flight fail with RESET; submitters wait for reset_done.
-        this.vf.jobs.pause(&this.vf.bar);
+        this.vf.jobs.pause_for_reset(&this.vf.bar);
         this.vf.quiesce();
         // No handler may touch the registers while the function resets.
         this.mbox_irq.synchronize();

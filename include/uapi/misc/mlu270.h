@@ -56,7 +56,7 @@ struct mlu270_info {
 	__u32 ring_slots;
 	__u32 max_jobs;		/* jobs an open file may have not waited for */
 	__u32 max_len;		/* MLU270_MAX_LEN */
-	__u32 reserved0;
+	__u32 resets;		/* changes at every reset of the function */
 	__u64 reserved[2];
 };
 

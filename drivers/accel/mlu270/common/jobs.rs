@@ -101,6 +101,11 @@ pub struct JobStats {
     pub cancelled: u64,
     pub queue_errors: u64,
     pub restarts: u64,
+    /// Events that may have taken the memory window's contents: resets of
+    /// the function (an FLR, a reset by the PF) and, on the PF, VFs taking
+    /// the card or a new native slice. Userspace sees it in
+    /// `MLU270_IOCTL_INFO`.
+    pub resets: u64,
     /// Completions found by the fallback poll and not by the interrupt
     /// path (see [`QueueState::note_polled`]).
     pub poll_completions: u64,
@@ -351,6 +356,20 @@ impl JobQueue {
         Ok(())
     }
 
+    /// [`JobQueue::pause`] for a reset of the function, which zeroes its
+    /// memory window: counted in `resets` first, so that a user who finds
+    /// its data gone can tell that a reset took it.
+    pub(crate) fn pause_for_reset(&self, bar: &Bar0<'_>) {
+        self.state.lock().stats.resets += 1;
+        self.pause(bar);
+    }
+
+    /// The value of `resets` for `MLU270_IOCTL_INFO` (wrapping).
+    pub(crate) fn resets(&self) -> u32 {
+        // Truncation intended: userspace compares values, see uapi::Info.
+        self.state.lock().stats.resets as u32
+    }
+
     /// Stops the queue before a reset: the device aborts the job it runs,
     /// every job in flight fails with `RESET`, submitters wait for
     /// [`JobQueue::start`].
@@ -384,7 +403,12 @@ impl JobQueue {
         match (blocked, st.stopped) {
             (_, Some(Stopped::Gone)) => return Err(ENODEV),
             (true, _) if st.in_flight() != 0 => return Err(EBUSY),
-            (true, _) => st.stopped = Some(Stopped::Blocked),
+            (true, _) => {
+                // The VFs take the window over: its contents are not the
+                // native user's any more (see `resets`).
+                st.stopped = Some(Stopped::Blocked);
+                st.stats.resets += 1;
+            }
             (false, Some(Stopped::Blocked)) => st.stopped = None,
             (false, _) => {}
         }
@@ -403,6 +427,8 @@ impl JobQueue {
         change();
         let window_mb: u32 = bar.read(regs::SLICE_MEM_MB).into();
         st.window = u64::from(window_mb) << 20;
+        // A new window: what was written to the old one is gone.
+        st.stats.resets += 1;
         Ok(())
     }
 
@@ -472,6 +498,7 @@ impl JobQueue {
             let why = if bool::from(q.stopped()) {
                 status::QUEUE_ERROR
             } else {
+                st.stats.resets += 1;
                 status::RESET
             };
             st.stats.queue_errors += 1;
@@ -953,5 +980,6 @@ pub(crate) fn show(queue: &JobQueue, f: &mut core::fmt::Formatter<'_>) -> core::
     writeln!(f, "jobs_cancelled: {}", stats.cancelled)?;
     writeln!(f, "queue_errors: {}", stats.queue_errors)?;
     writeln!(f, "queue_restarts: {}", stats.restarts)?;
+    writeln!(f, "function_resets: {}", stats.resets)?;
     writeln!(f, "poll_completions: {}", stats.poll_completions)
 }

@@ -89,6 +89,10 @@ pub struct Info {
     pub mem_mb: u32,
     pub ring_slots: u32,
     pub max_jobs: u32,
+    /// Changes whenever the memory window may have lost its contents (see
+    /// `JobStats::resets`), so data written before it changed may be gone
+    /// even if no job of the caller was in flight to report `RESET`.
+    pub resets: u32,
 }
 
 impl Info {
@@ -106,6 +110,7 @@ impl Info {
             self.ring_slots,
             self.max_jobs,
             MAX_LEN,
+            self.resets,
         ];
         for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
             chunk.copy_from_slice(&word.to_le_bytes());

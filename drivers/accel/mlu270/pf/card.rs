@@ -231,6 +231,7 @@ impl<'bound> Card<'bound> {
             vpu_mask: vpu,
             jpu_mask: jpu,
             mem_mb,
+            resets: self.jobs.resets(),
             ..crate::uapi::Info::default()
         }
     }

@@ -323,7 +323,7 @@ impl<'bound> Vf<'bound> {
             // `quiesce` (which masks everything) is not undone.
             self.enable_interrupts();
         }
-        self.jobs.pause(&self.bar);
+        self.jobs.pause_for_reset(&self.bar);
         if let Err(e) = self.jobs.start(&self.bar) {
             dev_err!(
                 self.pdev,

@@ -18,7 +18,7 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
 mlu270_keep_state "$pf"
 
-ktap_set_plan 36
+ktap_set_plan 37
 
 mark start
 
@@ -249,6 +249,20 @@ flr_during_jobs() {
 	return $rc
 }
 mlu270_check "FLR of VF 1 during jobs: its jobs fail with RESET, the others complete" flr_during_jobs
+
+# A reset between two jobs fails none of them, yet it zeroes the window:
+# INFO's resets tells the user. It changes with an idle FLR, only on the
+# VF that was reset.
+info_resets() { "$JOB" "$(node "$1")" info | sed -n 's/^resets=//p'; }
+resets_count() {
+	local r0 r1 n0 n1
+	r0=$(info_resets "$vf0") && r1=$(info_resets "$vf1") || return 1
+	mlu270_write "/sys/bus/pci/devices/$vf1/reset" 1 || return 1
+	n0=$(info_resets "$vf0") && n1=$(info_resets "$vf1") || return 1
+	echo "# INFO resets: VF 0 $r0 -> $n0, VF 1 $r1 -> $n1 (one idle FLR of VF 1)"
+	[ -n "$r1" ] && [ "$n1" != "$r1" ] && [ -n "$r0" ] && [ "$n0" = "$r0" ]
+}
+mlu270_check "an idle FLR changes INFO's resets of that VF only" resets_count
 after_flr() { "$JOB" "$(node "$vf1")" ops; }
 mlu270_check "VF 1 runs every op after its FLR" after_flr
 

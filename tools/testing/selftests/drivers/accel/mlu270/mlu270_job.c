@@ -44,29 +44,16 @@
  * wiped: wrong data excused by a reset. A reset zeroes the function's
  * memory, the source included, so jobs that run after it copy zeroes
  * although nothing is broken. Zeroes alone do not prove a reset (a bug that
- * zeroes memory would look the same), so wrong data counts as wiped only if
- * both hold:
- *
- *  - the stream itself saw a reset event since it last uploaded the source:
- *    one of its jobs submitted after that upload, or a CRC check, completed
- *    with RESET, or a SUBMIT or the READ of the source failed with EIO (the
- *    queue was being reset; an EIO of the upload itself is a reset before
- *    the upload ended, so it does not count). Jobs not collected yet count
- *    too: on wrong data the stream collects their outcomes ahead of their
- *    turn, since a reset that cancelled them would otherwise be seen only
- *    after the judgement;
- *  - the source reads back as zeroes.
- *
- * The source is then uploaded again, and wrong data of the jobs submitted
- * before that upload counts as wiped too (they may have copied zeroes).
- * Otherwise wrong data is failed, with a "wrong data" line on stderr; a
- * zeroed source without a reset event is reported as such and uploaded
- * again. For a reset always to cancel one of the stream's jobs, the stream
- * submits its next job right after each CRC check's, so that the device
- * still has one when the check completes. Only at the very end of a
- * stream, or with jobs much shorter than a round trip through the driver,
- * can a reset fall between two jobs unseen: the data it wiped then counts
- * as failed. hold (4 MiB jobs) is the command to run under resets.
+ * zeroes memory would look the same), and a reset between two jobs of the
+ * stream fails none of them, so the stream asks the driver: wrong data
+ * counts as wiped only if the source reads back as zeroes and the node's
+ * reset count (MLU270_IOCTL_INFO "resets") changed since the stream read it
+ * before its last upload of the source. (The driver counts a reset when it
+ * sees it: the stream gives it up to 2 s to do so.) The source is then
+ * uploaded again, and wrong data of the jobs submitted before that upload
+ * counts as wiped too (they may have copied zeroes). Any other wrong data
+ * is failed, with a "wrong data" line on stderr; a zeroed source without a
+ * reset is reported as such and uploaded again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -212,10 +199,10 @@ static int cmd_info(void)
 	}
 	printf("abi_version=%u\nfunction=%u\nquarters=%u\nprotocol_version=%u\n"
 	       "ipu_mask=0x%04x\nvpu_mask=0x%x\njpu_mask=0x%x\nmem_mb=%u\n"
-	       "ring_slots=%u\nmax_jobs=%u\nmax_len=%u\n",
+	       "ring_slots=%u\nmax_jobs=%u\nmax_len=%u\nresets=%u\n",
 	       i.abi_version, i.function, i.quarters, i.protocol_version,
 	       i.ipu_mask, i.vpu_mask, i.jpu_mask, i.mem_mb, i.ring_slots,
-	       i.max_jobs, i.max_len);
+	       i.max_jobs, i.max_len, i.resets);
 	return 0;
 }
 
@@ -619,13 +606,9 @@ struct stream {
 	uint32_t crc;		/* its CRC-32 */
 	/* jobs: number k (from 0) uses handles[k % DEPTH] */
 	uint64_t handles[DEPTH];
-	/* outcomes collected ahead of their turn by reset_evidence() */
-	bool early[DEPTH];
-	struct mlu270_wait early_w[DEPTH];
 	uint64_t submitted, collected;
 	/* the reset rule */
-	uint64_t upload_seq;	/* jobs submitted before the last upload */
-	bool reset_seen;	/* a reset event since the last upload */
+	uint32_t resets;	/* INFO's resets before the last upload */
 	uint64_t excused;	/* jobs below this number ran on a wiped source */
 	/* READY_FILE */
 	const char *ready_file;
@@ -667,21 +650,25 @@ static void stream_ready(struct stream *s)
 }
 
 /*
- * Uploads the source at 0. A reset may cancel the upload (EIO): that reset
- * came before the upload ended, so it is retried and not remembered.
+ * Uploads the source at 0, after reading the node's reset count: a reset
+ * after that read may have wiped the source. A reset may cancel the upload
+ * (EIO): it is retried.
  */
 static int stream_upload(struct stream *s)
 {
+	struct mlu270_info info;
 	int ret, tries = 0;
 
-	while (((ret = xfer(true, 0, s->buf, s->len)) == -EIO || ret == -EINTR) &&
-	       ++tries < RETRIES)
+	for (;;) {
+		ret = get_info(&info);
+		if (ret)
+			return ret;
+		s->resets = info.resets;
+		ret = xfer(true, 0, s->buf, s->len);
+		if ((ret != -EIO && ret != -EINTR) || ++tries >= RETRIES)
+			return ret;
 		usleep(10000);
-	if (!ret) {
-		s->upload_seq = s->submitted;
-		s->reset_seen = false;
 	}
-	return ret;
 }
 
 /* Submits memcpy job number s->submitted (source 0, its own destination). */
@@ -693,12 +680,9 @@ static int stream_submit(struct stream *s)
 	};
 	int ret = submit(&job);
 
-	if (ret == -EIO)	/* the queue is being reset */
-		s->reset_seen = true;
 	if (ret)
 		return ret;
 	s->handles[s->submitted % DEPTH] = job.handle;
-	s->early[s->submitted % DEPTH] = false;
 	s->submitted++;
 	if (s->submitted - s->collected >= s->ready_at)
 		stream_ready(s);
@@ -714,11 +698,8 @@ static bool source_wiped(struct stream *s)
 
 	/* Another reset may cancel the read too. */
 	while (((ret = xfer(false, 0, now, s->len)) == -EIO || ret == -EINTR) &&
-	       ++tries < RETRIES) {
-		if (ret == -EIO)
-			s->reset_seen = true;
+	       ++tries < RETRIES)
 		usleep(10000);
-	}
 	wiped = !ret;
 	for (uint32_t i = 0; wiped && i < s->len; i++)
 		wiped = now[i] == 0;
@@ -727,43 +708,26 @@ static bool source_wiped(struct stream *s)
 }
 
 /*
- * Has the stream seen a reset since the last upload? Besides what it has
- * seen already, the jobs it has not collected yet may tell: a reset that
- * hit while they were queued failed them with RESET, but the stream
- * collects in order and would see that only later. So their outcomes are
- * collected now (kept for their turn). Jobs submitted before the last
- * upload do not count: a reset that failed them came before the upload.
+ * Was the function reset since the stream read its reset count before the
+ * last upload? The driver counts a reset when it sees it, which may be a
+ * little after the device zeroed the memory: give it 2 s.
  */
-static bool reset_evidence(struct stream *s)
+static bool reset_since_upload(struct stream *s)
 {
-	for (uint64_t k = s->collected; k < s->submitted; k++) {
-		unsigned int i = k % DEPTH;
-		int ret;
+	struct mlu270_info info;
 
-		if (s->early[i])
-			continue;
-		do
-			ret = wait_job(s->handles[i], 20000, &s->early_w[i]);
-		while (ret == -EINTR);
-		if (ret)
-			break;	/* the main loop will see it again */
-		s->early[i] = true;
+	for (int i = 0; i < 100; i++) {
+		if (!get_info(&info) && info.resets != s->resets)
+			return true;
+		usleep(20000);
 	}
-	for (uint64_t k = s->collected; k < s->submitted; k++) {
-		unsigned int i = k % DEPTH;
-
-		if (k >= s->upload_seq && s->early[i] &&
-		    s->early_w[i].status == MLU270_STATUS_RESET)
-			s->reset_seen = true;
-	}
-	return s->reset_seen;
+	return false;
 }
 
 /*
  * Runs the CRC check of a collected job: SUBMIT, then one more memcpy so
- * that the device still has a job of the stream when the check completes
- * (a reset then always cancels one of them, see the header), then WAIT.
- * Returns -errno or the status of the check.
+ * that the device stays busy while the check runs, then WAIT. Returns
+ * -errno or the status of the check.
  */
 static int stream_check(struct stream *s, uint64_t dst, struct mlu270_wait *c)
 {
@@ -778,7 +742,6 @@ static int stream_check(struct stream *s, uint64_t dst, struct mlu270_wait *c)
 			continue;
 		if (ret != -EIO || ++tries >= RETRIES)
 			break;
-		s->reset_seen = true;
 		usleep(10000);
 	}
 	if (ret)
@@ -800,9 +763,7 @@ static void stream_judge(struct stream *s, uint64_t k)
 	int ret = stream_check(s, dst, &c);
 
 	if (ret == MLU270_STATUS_RESET) {
-		/* The check itself was submitted after the last upload. */
 		s->reset++;
-		s->reset_seen = true;
 		return;
 	}
 	if (ret == -ENODEV || ret == MLU270_STATUS_GONE) {
@@ -819,7 +780,7 @@ static void stream_judge(struct stream *s, uint64_t k)
 		return;
 	}
 	if (!ret && source_wiped(s)) {
-		if (reset_evidence(s)) {
+		if (reset_since_upload(s)) {
 			/*
 			 * A reset zeroed the function's memory: this job, and
 			 * those submitted before the source is back, copied
@@ -829,7 +790,7 @@ static void stream_judge(struct stream *s, uint64_t k)
 			s->excused = s->submitted;
 		} else {
 			fail("job %" PRIu64 ": wrong data (%#" PRIx64
-			     "): the source reads back as zeroes but the stream saw no reset",
+			     "): the source reads back as zeroes but the function was not reset",
 			     k, (uint64_t)c.result);
 			s->bad++;
 		}
@@ -917,30 +878,23 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms,
 		unsigned int i = k % DEPTH;
 		struct mlu270_wait w;
 
-		if (s->early[i]) {
-			w = s->early_w[i];
-			s->early[i] = false;
-		} else {
-			ret = wait_job(s->handles[i], 20000, &w);
-			if (ret == -EINTR)
-				continue;
-			if (ret == -ENODEV) {
-				s->enodev++;
-				break;
-			}
-			if (ret) {
-				fail("WAIT: %s", strerror(-ret));
-				s->other_err++;
-				break;
-			}
+		ret = wait_job(s->handles[i], 20000, &w);
+		if (ret == -EINTR)
+			continue;
+		if (ret == -ENODEV) {
+			s->enodev++;
+			break;
+		}
+		if (ret) {
+			fail("WAIT: %s", strerror(-ret));
+			s->other_err++;
+			break;
 		}
 		s->collected++;
 		if (w.status == MLU270_STATUS_OK) {
 			stream_judge(s, k);
 		} else if (w.status == MLU270_STATUS_RESET) {
 			s->reset++;
-			if (k >= s->upload_seq)
-				s->reset_seen = true;
 		} else if (w.status == MLU270_STATUS_GONE) {
 			s->gone++;
 		} else {
