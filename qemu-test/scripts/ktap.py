@@ -277,6 +277,12 @@ def judge_test(name, lines, exit_code, skips=None):
         if counts.failed == 0:
             counts.failed += 1
         problems.append(f"{name}: exit code {exit_code}")
+    elif exit_code == 4 and root.results:
+        # kselftest exits 4 only for a skip-all: after results, the exit
+        # code contradicts them.
+        if counts.failed == 0:
+            counts.failed += 1
+        problems.append(f"{name}: exit code 4 (skip) after {len(root.results)} results")
     return counts, problems
 
 

@@ -13,7 +13,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define MLU270_ABI_VERSION	1
+#define MLU270_ABI_VERSION	2
 
 /* Operations (the device's opcodes). */
 #define MLU270_OP_NOP		0x00

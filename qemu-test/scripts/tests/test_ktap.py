@@ -97,6 +97,11 @@ class Judge(unittest.TestCase):
         self.assertEqual((counts.skipped, counts.failed), (0, 1))
         self.assertTrue(any("plan says 3 tests, 0 reported" in p for p in probs))
 
+    def test_exit_4_after_results_fails(self):
+        counts, probs = self.judge("TAP version 13\n1..2\nok 1 a\nok 2 b\n", 4)
+        self.assertEqual((counts.passed, counts.failed, counts.skipped), (2, 1, 0))
+        self.assertTrue(any("exit code 4 (skip) after 2 results" in p for p in probs))
+
     def test_exit_4_without_output_is_a_skip_with_no_reason(self):
         skips = []
         counts, probs = ktap.judge_test("t", [], 4, skips)

@@ -357,11 +357,10 @@ impl JobQueue {
     }
 
     /// [`JobQueue::pause`] for a reset of the function, which zeroes its
-    /// memory window: counted in `resets` first, so that a user who finds
-    /// its data gone can tell that a reset took it.
+    /// memory window: counted in `resets`, so that a user who finds its
+    /// data gone can tell that a reset took it.
     pub(crate) fn pause_for_reset(&self, bar: &Bar0<'_>) {
-        self.state.lock().stats.resets += 1;
-        self.pause(bar);
+        self.pause_counted(bar, true);
     }
 
     /// The value of `resets` for `MLU270_IOCTL_INFO` (wrapping).
@@ -374,12 +373,23 @@ impl JobQueue {
     /// every job in flight fails with `RESET`, submitters wait for
     /// [`JobQueue::start`].
     pub(crate) fn pause(&self, bar: &Bar0<'_>) {
+        self.pause_counted(bar, false);
+    }
+
+    fn pause_counted(&self, bar: &Bar0<'_>, reset: bool) {
         let mut st = self.state.lock();
         if st.stopped == Some(Stopped::Gone) {
             return;
         }
         bar.write_reg(regs::Q_CTRL::zeroed());
         st.cancel_all(status::RESET);
+        // Counted where nothing can reach the window any more (the queue
+        // is stopped, under the lock that submitters and INFO take): a
+        // user that read the old count cannot get data in before the
+        // reset that the new count reports.
+        if reset {
+            st.stats.resets += 1;
+        }
         if st.stopped.is_none() {
             st.stopped = Some(Stopped::Paused);
         }

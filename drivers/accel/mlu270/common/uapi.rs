@@ -20,7 +20,7 @@ use kernel::{
 };
 
 /// ABI version reported by `MLU270_IOCTL_INFO`.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// The ioctl type byte ("CB" for Cambricon).
 const IOC_TYPE: u32 = 0xcb;

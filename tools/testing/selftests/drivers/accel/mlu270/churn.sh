@@ -18,10 +18,11 @@ mlu270_keep_state "$pf"
 if [ "${MLU270_STRESS:-0}" = 1 ]; then cycles=1000; else cycles=12; fi
 seed=${MLU270_SEED:-$(date +%s)}
 rnd_state=$seed
-# rnd N: a pseudo-random number in 0..N-1 (an LCG, so a seed replays).
+# rnd N: sets $r to a pseudo-random number in 0..N-1 (an LCG, so a seed
+# replays). Not printed: inside $(...) the state would never advance.
 rnd() {
 	rnd_state=$(((rnd_state * 1103515245 + 12345) % 2147483648))
-	echo $(((rnd_state / 65536) % $1))
+	r=$(((rnd_state / 65536) % $1))
 }
 
 ktap_set_plan 4
@@ -58,10 +59,12 @@ failed=0 binds=0 cycle=0
 t0=$(date +%s)
 while [ $cycle -lt $cycles ]; do
 	cycle=$((cycle + 1))
-	n=$(($(rnd 4) + 1))
+	rnd 4
+	n=$((r + 1))
 	eval "choices=\$layouts_$n"
 	k=$(($(echo "$choices" | tr '|' '\n' | wc -l) + 1))
-	pick=$(rnd "$k")
+	rnd "$k"
+	pick=$r
 	if [ "$pick" = 0 ]; then
 		layout=default
 		eval "want=\$default_$n"
@@ -74,7 +77,8 @@ while [ $cycle -lt $cycles ]; do
 		failed=$((failed + 1))
 	fi
 	# Unbind and rebind one VF's driver.
-	i=$(rnd "$n")
+	rnd "$n"
+	i=$r
 	vf=$(mlu270_vf_of "$pf" "$i")
 	if echo "$vf" >/sys/bus/pci/drivers/mlu270_vf/unbind &&
 		echo "$vf" >/sys/bus/pci/drivers/mlu270_vf/bind; then

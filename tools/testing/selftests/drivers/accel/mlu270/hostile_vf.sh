@@ -54,6 +54,8 @@ rm -f /tmp/hostile.ready
 jobs_pid=$!
 # VF 0's jobs are in flight before the first hostile message.
 mlu270_wait_file /tmp/hostile.ready 30
+vf0_jobs_done() { sed -n 's/^jobs_completed: //p' "/sys/kernel/debug/mlu270_vf-$vf0/jobs"; }
+done_at_start=$(vf0_jobs_done)
 "$FUZZ" "/sys/bus/pci/devices/$vf1" "$count" "$seed" >/tmp/hostile.fuzz 2>&1 &
 fuzz_pid=$!
 # Meanwhile VF 2 is reset (FLR) every second: each time its driver needs
@@ -68,8 +70,10 @@ while :; do
 done
 wait "$fuzz_pid"
 fuzz_rc=$?
-# Give VF 0's stream time to finish some jobs even if the fuzzer was quick.
-[ $(($(date +%s) - start)) -lt 3 ] && sleep 3
+# VF 0's stream must have completed some jobs meanwhile, even if the
+# fuzzer was quick: a DEPTH's worth.
+wait_for '[ "$(vf0_jobs_done)" -ge $((done_at_start + 8)) ]' 30 ||
+	echo "# VF 0 completed no 8 jobs while VF 1 was fuzzed"
 kill "$jobs_pid" 2>/dev/null
 wait "$jobs_pid"
 elapsed=$(($(date +%s) - start))

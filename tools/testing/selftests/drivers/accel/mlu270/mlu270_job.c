@@ -46,14 +46,15 @@
  * although nothing is broken. Zeroes alone do not prove a reset (a bug that
  * zeroes memory would look the same), and a reset between two jobs of the
  * stream fails none of them, so the stream asks the driver: wrong data
- * counts as wiped only if the source reads back as zeroes and the node's
- * reset count (MLU270_IOCTL_INFO "resets") changed since the stream read it
- * before its last upload of the source. (The driver counts a reset when it
- * sees it: the stream gives it up to 2 s to do so.) The source is then
- * uploaded again, and wrong data of the jobs submitted before that upload
- * counts as wiped too (they may have copied zeroes). Any other wrong data
- * is failed, with a "wrong data" line on stderr; a zeroed source without a
- * reset is reported as such and uploaded again.
+ * counts as wiped only if it is all zeroes, the source reads back as
+ * zeroes, and the node's reset count (MLU270_IOCTL_INFO "resets") changed
+ * since the stream read it before its last upload of the source. (The
+ * driver may count a reset only when it notices it: the stream gives it up
+ * to 2 s.) The source is then uploaded again, and all-zero data of the
+ * jobs submitted before that upload counts as wiped too (they may have
+ * copied zeroes). Any other wrong data is failed, with a "wrong data" line
+ * on stderr; a zeroed source without a reset is reported as such and
+ * uploaded again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -604,6 +605,7 @@ struct stream {
 	uint32_t len;
 	uint8_t *buf;		/* the source, uploaded at 0 */
 	uint32_t crc;		/* its CRC-32 */
+	uint32_t zero_crc;	/* the CRC-32 of as many zeroes */
 	/* jobs: number k (from 0) uses handles[k % DEPTH] */
 	uint64_t handles[DEPTH];
 	uint64_t submitted, collected;
@@ -774,12 +776,12 @@ static void stream_judge(struct stream *s, uint64_t k)
 		s->ok++;
 		return;
 	}
-	if (!ret && k < s->excused) {
+	if (!ret && k < s->excused && c.result == s->zero_crc) {
 		/* Submitted before the source was back after a wipe. */
 		s->wiped++;
 		return;
 	}
-	if (!ret && source_wiped(s)) {
+	if (!ret && c.result == s->zero_crc && source_wiped(s)) {
 		if (reset_since_upload(s)) {
 			/*
 			 * A reset zeroed the function's memory: this job, and
@@ -839,6 +841,12 @@ static int cmd_stream(uint64_t count, uint32_t len, bool hold, uint64_t hold_ms,
 	s->buf = xmalloc(len);
 	fill_pattern(s->buf, len, 11);
 	s->crc = ref_crc32(s->buf, len);
+	{
+		uint8_t *zero = xmalloc(len);	/* zeroed */
+
+		s->zero_crc = ref_crc32(zero, len);
+		free(zero);
+	}
 	ret = stream_upload(s);
 	if (ret) {
 		fail("WRITE: %s", strerror(-ret));

@@ -39,6 +39,13 @@ vf_field() { awk -v vf="$1" -v col="$2" '$1 == vf && NF > 10 { print $col }' "$s
 
 # One fault: a two-slot queue at 64 GiB, where nothing is mapped; ringing
 # the doorbell makes the device fetch a descriptor from there (DMA_ERROR).
+# The fault was handled: the device stopped the queue (STOPPED), or the
+# PF's reset already cleared it (not ENABLED).
+queue_faulted() {
+	local st
+	st=$(mlu270_rd "$1" $Q_STATUS) || return 1
+	[ $((st & 4)) = 4 ] || [ $((st & 1)) = 0 ]
+}
 fault_once() {
 	mlu270_wr "$1" $Q_CTRL 0
 	mlu270_wr "$1" $Q_BASE_LO 0
@@ -48,8 +55,10 @@ fault_once() {
 	mlu270_wr "$1" $Q_SIZE 2
 	mlu270_wr "$1" $Q_CTRL 1
 	mlu270_wr "$1" $Q_TAIL 1
-	# The device stops the queue when its fetch faults.
-	wait_for '[ $(($(mlu270_rd "$1" $Q_STATUS) & 4)) = 4 ]' 5 || echo "# the queue did not stop"
+	wait_for "queue_faulted $1" 5 || {
+		echo "# the queue of $1 neither stopped nor was reset"
+		return 1
+	}
 }
 
 mlu270_send "$b1" 0x00040001 1 0x00020001
@@ -68,12 +77,15 @@ query() { mlu270_send "$b0" 0x00000010 2 && [ $((REPLY1 >> 16)) = 0 ] && [ $((RE
 	[ $((REPLY3)) = 5 ]; }
 mlu270_check "QUERY_FAULT tells VF 0 about its own fault" query
 
-i=1
+i=1 faults_made=1
 while [ $i -lt $FAULTS_BEFORE_RESET ]; do
-	fault_once "$b0"
+	fault_once "$b0" && faults_made=$((faults_made + 1))
 	i=$((i + 1))
 done
-reset_done() { [ "$(vf_field 0 12)" = 1 ] && [ "$(vf_field 0 7)" = 0 ]; }
+reset_done() {
+	[ "$faults_made" = "$FAULTS_BEFORE_RESET" ] && [ "$(vf_field 0 12)" = 1 ] &&
+		[ "$(vf_field 0 7)" = 0 ]
+}
 mlu270_check "after $FAULTS_BEFORE_RESET faults the PF resets VF 0" wait_for reset_done 5
 reset_logged() { log_since start | grep -q "mlu270_pf $pf: VF 0: $FAULTS_BEFORE_RESET faults since its last reset: resetting it"; }
 mlu270_check "and says so in dmesg" reset_logged

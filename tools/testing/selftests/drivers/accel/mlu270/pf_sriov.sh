@@ -81,17 +81,19 @@ mlu270_check "5 VFs fail with ERANGE" err_says range
 mlu270_check "no VF after the failed write" [ "$(mlu270_count_devices 0x0271)" = 0 ]
 
 # Unbind with VFs enabled: they go first, nothing is left behind.
-echo 4 >"$sys/sriov_numvfs"
+echo 4 >"$sys/sriov_numvfs" && enabled=$(mlu270_count_devices 0x0271)
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/unbind
 gone=$(mlu270_count_devices 0x0271)
 echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
-mlu270_check "unbinding the PF with 4 VFs removes them (left: $gone)" [ "$gone" = 0 ]
+vfs_removed() { [ "$enabled" = 4 ] && [ "$gone" = 0 ]; }
+mlu270_check "unbinding the PF with 4 VFs removes them (before: $enabled, left: $gone)" vfs_removed
 
 # rmmod with VFs enabled: the same, and the module loads again.
-echo 4 >"$sys/sriov_numvfs"
+enabled=
+echo 4 >"$sys/sriov_numvfs" && enabled=$(mlu270_count_devices 0x0271)
 rmmod mlu270_pf
 gone=$(mlu270_count_devices 0x0271)
-mlu270_check "rmmod with 4 VFs removes them (left: $gone)" [ "$gone" = 0 ]
+mlu270_check "rmmod with 4 VFs removes them (before: $enabled, left: $gone)" vfs_removed
 rebound() { [ "$(mlu270_pf_bound)" = "$pf" ]; }
 mlu270_check "mlu270_pf loads and binds again" rebound
 
