@@ -16,11 +16,13 @@
  */
 #include "qemu/osdep.h"
 #include "qemu/log.h"
+#include "qemu/error-report.h"
 #include "qemu/timer.h"
 #include "qemu/units.h"
 #include "qemu/bswap.h"
 #include "qemu/host-utils.h"
 #include "qemu/cutils.h"
+#include "qemu/bitmap.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pcie.h"
 #include "hw/pci/pcie_sriov.h"
@@ -53,6 +55,11 @@ typedef struct Mlu270PartEntry {
     uint32_t jpu_mask;
     uint32_t mem_base_mb;
     uint32_t mem_size_mb;
+    /*
+     * Times the card finished zeroing the memory of this entry's function
+     * (PART_SCRUBS): the PF checks it instead of trusting that it did.
+     */
+    uint32_t scrubs;
 } Mlu270PartEntry;
 
 /* The resources a function may use right now, memory in bytes. */
@@ -65,6 +72,13 @@ typedef struct Mlu270Func {
     Mlu270State *dev;           /* not migrated: set at realize */
     uint32_t index;             /* not migrated: set at realize */
     QEMUTimer *timer;           /* completes the job in flight */
+    QEMUTimer *reset_timer;     /* a VF's deferred reset: its deadline */
+    /*
+     * Not migrated: counts this function's resets, so that a job path
+     * that let go of the function (DMA, an interrupt) can tell that the
+     * function it was working for is gone.
+     */
+    uint32_t epoch;
 
     uint32_t scratch;
     uint32_t misuse;
@@ -92,6 +106,23 @@ typedef struct Mlu270Func {
     uint32_t pf_msg[MLU270_MB_WORDS];
     uint32_t vf_busy;           /* VF OUT_BUSY == PF VF_VALID == pending */
     uint32_t pf_busy;           /* PF PF_BUSY == VF IN_VALID */
+
+    /*
+     * This function's faults (the PF's per-VF FAULT_* window registers):
+     * a count that only VF Enable and a device reset clear, and the last
+     * one. Kept per function so that no fault is charged to, or reported
+     * to, a function that did not cause it.
+     */
+    uint32_t fault_count;
+    uint32_t fault_code;
+    uint64_t fault_addr;
+
+    /*
+     * VF_RESET ON_ACK: the PF asked for this VF's reset once the VF has
+     * read the PF's message (or at reset_timer's deadline), so that the
+     * PF never waits for a guest.
+     */
+    uint32_t reset_armed;
 } Mlu270Func;
 
 struct Mlu270State {
@@ -101,6 +132,14 @@ struct Mlu270State {
     MemoryRegion msix_bar;
     MemoryRegion devmem;        /* RAM, so migration carries it */
     uint64_t mem_size;
+    /*
+     * Bit c set: 1 MiB chunk c of devmem may hold something else than
+     * zeroes (the card wrote it since it last zeroed it). A reset zeroes
+     * only these chunks, so the work a guest can make it do is bounded by
+     * what the guest wrote, not by the size of its window. Not migrated:
+     * post_load derives it from the memory that came with the stream.
+     */
+    unsigned long *written;
 
     Mlu270Func fn[MLU270_NUM_FUNCS];
     Mlu270PartEntry part[MLU270_NUM_FUNCS];
@@ -195,6 +234,62 @@ static PCIDevice *mlu270_func_pci(Mlu270State *s, unsigned fn)
     return pci->exp.sriov_pf.vf ? pci->exp.sriov_pf.vf[fn - 1] : NULL;
 }
 
+/*
+ * Bus-master accesses the card makes (descriptor fetches, job data,
+ * completion records, MSI-X messages) target guest memory. A guest may
+ * point them at the card's own BARs or MSI-X tables, of any function:
+ * such an access must end in an error, as on hardware whose functions do
+ * not route peer requests to themselves, and never reach the register
+ * decoder while the job path is half way through using the registers.
+ * QEMU's re-entrancy guard stops an access to a device's MMIO while that
+ * device is in an MMIO handler; a job runs from a timer, and the card is
+ * five devices that share one state, so the card engages the guard of
+ * every function around its own bus-master accesses.
+ */
+typedef struct Mlu270Guard {
+    DeviceState *dev[MLU270_NUM_FUNCS];
+    bool engaged[MLU270_NUM_FUNCS];
+} Mlu270Guard;
+
+static void mlu270_guard_enter(Mlu270State *s, Mlu270Guard *g)
+{
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        PCIDevice *pci = mlu270_func_pci(s, fn);
+
+        g->dev[fn] = pci ? DEVICE(pci) : NULL;
+        if (g->dev[fn]) {
+            g->engaged[fn] = g->dev[fn]->mem_reentrancy_guard.engaged_in_io;
+            g->dev[fn]->mem_reentrancy_guard.engaged_in_io = true;
+        }
+    }
+}
+
+static void mlu270_guard_leave(Mlu270Guard *g)
+{
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        if (g->dev[fn]) {
+            g->dev[fn]->mem_reentrancy_guard.engaged_in_io = g->engaged[fn];
+        }
+    }
+}
+
+/* A DMA of function @fn; false if it did not complete. */
+static bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr,
+                       void *buf, dma_addr_t len, DMADirection dir)
+{
+    PCIDevice *pci = mlu270_func_pci(s, fn);
+    Mlu270Guard g;
+    MemTxResult r;
+
+    if (!pci) {
+        return false;
+    }
+    mlu270_guard_enter(s, &g);
+    r = pci_dma_rw(pci, addr, buf, len, dir, MEMTXATTRS_UNSPECIFIED);
+    mlu270_guard_leave(&g);
+    return r == MEMTX_OK;
+}
+
 /* ---- Misuse, interrupts, faults ---------------------------------------- */
 
 static void G_GNUC_PRINTF(3, 4)
@@ -242,7 +337,11 @@ static void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits)
         bits &= ~bit;
         /* msix_notify() itself honours MSI-X enable and masking. */
         if (pci && vec < nvec && msix_enabled(pci)) {
+            Mlu270Guard g;
+
+            mlu270_guard_enter(s, &g);
             msix_notify(pci, vec);
+            mlu270_guard_leave(&g);
         }
     }
 }
@@ -250,6 +349,13 @@ static void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits)
 static void mlu270_fault(Mlu270State *s, unsigned fn, uint32_t code,
                          uint64_t addr)
 {
+    Mlu270Func *f = &s->fn[fn];
+
+    f->fault_code = code;
+    f->fault_addr = addr;
+    if (f->fault_count != UINT32_MAX) {
+        f->fault_count++;
+    }
     s->fault_status |= 1u << fn;
     s->fault_func = fn;
     s->fault_code = code;
@@ -347,28 +453,56 @@ static uint8_t *mlu270_mem(Mlu270State *s)
     return memory_region_get_ram_ptr(&s->devmem);
 }
 
-/* Every write through the host pointer must be made visible to migration. */
+#define MLU270_CHUNK            (1 * MiB)
+
+/*
+ * Every write through the host pointer must be made visible to migration,
+ * and to the next scrub.
+ */
 static void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
 {
+    if (!len) {
+        return;
+    }
     memory_region_set_dirty(&s->devmem, phys, len);
+    bitmap_set(s->written, phys / MLU270_CHUNK,
+               (phys + len - 1) / MLU270_CHUNK - phys / MLU270_CHUNK + 1);
 }
 
 /*
- * Zero a range of device memory. Ranges that are already zero are left
- * alone: reading untouched RAM maps no host pages, so a reset does not
- * make QEMU allocate (or migration resend) the whole device memory.
+ * Zero a range of device memory (whole chunks: slices are MiB-aligned).
+ * Only chunks written since they were last zeroed are looked at; of those,
+ * ones that hold zeroes anyway are left alone, so that a reset does not
+ * make QEMU allocate (or migration resend) memory nobody used.
  */
 static void mlu270_mem_zero(Mlu270State *s, uint64_t phys, uint64_t len)
 {
-    const uint64_t chunk = 1 * MiB;
+    unsigned long first = phys / MLU270_CHUNK;
+    unsigned long end = (phys + len) / MLU270_CHUNK;
 
-    for (uint64_t off = 0; off < len; off += chunk) {
-        uint64_t n = MIN(chunk, len - off);
-        uint8_t *p = mlu270_mem(s) + phys + off;
+    assert(phys % MLU270_CHUNK == 0 && len % MLU270_CHUNK == 0);
+    for (unsigned long c = find_next_bit(s->written, end, first); c < end;
+         c = find_next_bit(s->written, end, c + 1)) {
+        uint8_t *p = mlu270_mem(s) + c * MLU270_CHUNK;
 
-        if (!buffer_is_zero(p, n)) {
-            memset(p, 0, n);
-            mlu270_mem_dirty(s, phys + off, n);
+        clear_bit(c, s->written);
+        if (!buffer_is_zero(p, MLU270_CHUNK)) {
+            memset(p, 0, MLU270_CHUNK);
+            memory_region_set_dirty(&s->devmem, c * MLU270_CHUNK,
+                                    MLU270_CHUNK);
+        }
+    }
+}
+
+/* After a migration: which chunks came with something else than zeroes. */
+static void mlu270_mem_find_written(Mlu270State *s)
+{
+    unsigned long chunks = s->mem_size / MLU270_CHUNK;
+
+    bitmap_zero(s->written, chunks);
+    for (unsigned long c = 0; c < chunks; c++) {
+        if (!buffer_is_zero(mlu270_mem(s) + c * MLU270_CHUNK, MLU270_CHUNK)) {
+            set_bit(c, s->written);
         }
     }
 }
@@ -538,7 +672,6 @@ static uint32_t mlu270_job_exec(Mlu270State *s, unsigned fn,
                                 const Mlu270Job *j, const Mlu270Slice *sl,
                                 uint64_t *result, uint64_t *fault_addr)
 {
-    PCIDevice *pci = mlu270_func_pci(s, fn);
     uint8_t *mem = mlu270_mem(s) + sl->base;
     uint64_t len = j->len;
     g_autofree uint8_t *in = NULL;
@@ -550,7 +683,7 @@ static uint32_t mlu270_job_exec(Mlu270State *s, unsigned fn,
         break;
     case MLU270_OP_DMA_H2D:
         in = g_malloc(len);
-        if (!pci || pci_dma_read(pci, j->src, in, len) != MEMTX_OK) {
+        if (!mlu270_dma(s, fn, j->src, in, len, DMA_DIRECTION_TO_DEVICE)) {
             *fault_addr = j->src;
             return MLU270_ST_DMA_ERROR;
         }
@@ -558,7 +691,8 @@ static uint32_t mlu270_job_exec(Mlu270State *s, unsigned fn,
         mlu270_mem_dirty(s, sl->base + j->dst, len);
         break;
     case MLU270_OP_DMA_D2H:
-        if (!pci || pci_dma_write(pci, j->dst, mem + j->src, len) != MEMTX_OK) {
+        if (!mlu270_dma(s, fn, j->dst, mem + j->src, len,
+                        DMA_DIRECTION_FROM_DEVICE)) {
             *fault_addr = j->dst;
             return MLU270_ST_DMA_ERROR;
         }
@@ -635,6 +769,19 @@ static bool mlu270_q_running(Mlu270Func *f)
     return f->q_enabled && !f->q_stopped;
 }
 
+/*
+ * The ring registers as the job path uses them: checked where they are
+ * used, not only where they are written (Q_CTRL enable), so that no path
+ * that changes them in between (a reset, a migration stream) can make the
+ * job path divide by zero or index out of the ring.
+ */
+static bool mlu270_q_usable(Mlu270Func *f)
+{
+    return mlu270_q_running(f) && is_power_of_2(f->q_size) &&
+           f->q_size <= MLU270_Q_MAX_SIZE && f->q_head < f->q_size &&
+           f->q_tail < f->q_size;
+}
+
 /* Stop a queue on a ring error: only this function is affected. */
 static void mlu270_q_stop(Mlu270State *s, Mlu270Func *f, uint32_t code,
                           uint64_t addr)
@@ -651,7 +798,6 @@ static void mlu270_q_stop(Mlu270State *s, Mlu270Func *f, uint32_t code,
 static bool mlu270_complete(Mlu270State *s, Mlu270Func *f, uint32_t status,
                             uint64_t result)
 {
-    PCIDevice *pci = mlu270_func_pci(s, f->index);
     uint8_t rec[MLU270_CPL_SIZE] = { 0 };
     uint64_t addr = f->cq_base + (uint64_t)f->q_head * MLU270_CPL_SIZE;
 
@@ -660,8 +806,13 @@ static bool mlu270_complete(Mlu270State *s, Mlu270Func *f, uint32_t status,
     stl_le_p(rec + MLU270_CPL_SEQ, f->q_done + 1);
     stq_le_p(rec + MLU270_CPL_RESULT, result);
     stq_le_p(rec + MLU270_CPL_DURATION, f->job_cost);
-    if (!pci || pci_dma_write(pci, addr, rec, sizeof(rec)) != MEMTX_OK) {
+    if (!mlu270_dma(s, f->index, addr, rec, sizeof(rec),
+                    DMA_DIRECTION_FROM_DEVICE)) {
         mlu270_q_stop(s, f, MLU270_ST_DMA_ERROR, addr);
+        return false;
+    }
+    if (!mlu270_q_usable(f)) {
+        /* (cannot happen: no register changes during the card's DMA) */
         return false;
     }
     f->q_done++;
@@ -673,18 +824,17 @@ static bool mlu270_complete(Mlu270State *s, Mlu270Func *f, uint32_t status,
 /* Start the next job if the queue is idle and not empty. */
 static void mlu270_q_kick(Mlu270State *s, Mlu270Func *f)
 {
-    PCIDevice *pci = mlu270_func_pci(s, f->index);
     uint64_t addr, fault_addr;
     Mlu270Slice sl;
     Mlu270Job j;
     uint32_t st;
 
-    if (!mlu270_q_running(f) || f->busy || f->q_head == f->q_tail) {
+    if (!mlu270_q_usable(f) || f->busy || f->q_head == f->q_tail) {
         return;
     }
     addr = f->q_base + (uint64_t)f->q_head * MLU270_DESC_SIZE;
-    if (!pci || pci_dma_read(pci, addr, f->desc, MLU270_DESC_SIZE) !=
-        MEMTX_OK) {
+    if (!mlu270_dma(s, f->index, addr, f->desc, MLU270_DESC_SIZE,
+                    DMA_DIRECTION_TO_DEVICE)) {
         mlu270_q_stop(s, f, MLU270_ST_DMA_ERROR, addr);
         return;
     }
@@ -704,16 +854,25 @@ static void mlu270_job_timer(void *opaque)
     Mlu270Job j = mlu270_job_parse(f->desc);
     Mlu270Slice sl = mlu270_slice(s, f->index);
     uint64_t result = 0, fault_addr = 0;
+    uint32_t epoch = f->epoch;
     uint32_t st;
 
     if (!f->busy) {
         return;
     }
     f->busy = 0;
+    if (!mlu270_q_usable(f)) {
+        /* (a migration stream that post_load let through cannot do this) */
+        return;
+    }
     /* Validate again: the slice is what counts at execution time. */
     st = mlu270_job_check(&j, &sl, &fault_addr);
     if (st == MLU270_ST_OK) {
         st = mlu270_job_exec(s, f->index, &j, &sl, &result, &fault_addr);
+    }
+    if (f->epoch != epoch || !mlu270_q_usable(f)) {
+        /* The function was reset meanwhile: the job went with it. */
+        return;
     }
     if (st == MLU270_ST_OUT_OF_SLICE || st == MLU270_ST_NO_ENGINE ||
         st == MLU270_ST_DMA_ERROR) {
@@ -737,6 +896,9 @@ static void mlu270_func_reset(Mlu270State *s, unsigned fn, bool scrub,
     uint32_t aborted = f->busy ? 1 : 0;
 
     timer_del(f->timer);
+    timer_del(f->reset_timer);
+    f->reset_armed = 0;
+    f->epoch++;
     f->scratch = 0;
     f->misuse = 0;
     f->int_status = 0;
@@ -752,14 +914,35 @@ static void mlu270_func_reset(Mlu270State *s, unsigned fn, bool scrub,
     memset(f->pf_msg, 0, sizeof(f->pf_msg));
     f->vf_busy = f->pf_busy = 0;
 
+    if (scrub && mlu270_part_sane(s, fn)) {
+        /*
+         * All the memory the function could have reached, enabled or not:
+         * a VF that is being disabled no longer is when its reset runs,
+         * and its memory must not reach the next owner (the PF's native
+         * slice, another layout's VF) all the same.
+         */
+        Mlu270PartEntry *e = &s->part[fn];
+
+        mlu270_mem_zero(s, (uint64_t)e->mem_base_mb * MiB,
+                        (uint64_t)e->mem_size_mb * MiB);
+    }
     if (scrub) {
-        Mlu270Slice sl = mlu270_slice(s, fn);
-        mlu270_mem_zero(s, sl.base, sl.size);
+        /*
+         * Done: an entry that is not sane never gave the function any
+         * memory (its slice was empty), so there was nothing to zero.
+         */
+        s->part[fn].scrubs++;
     }
     if (event && fn) {
         s->vf_event |= 1u << (fn - 1);
         mlu270_raise(s, 0, MLU270_INT_VF_EVENT);
     }
+}
+
+static void mlu270_fault_records_clear(Mlu270Func *f)
+{
+    f->fault_count = f->fault_code = 0;
+    f->fault_addr = 0;
 }
 
 static void mlu270_reset_all(Mlu270State *s)
@@ -769,12 +952,26 @@ static void mlu270_reset_all(Mlu270State *s)
         s->fn[fn].aborted = 0;
     }
     mlu270_part_defaults(s);
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        mlu270_fault_records_clear(&s->fn[fn]);
+        s->part[fn].scrubs = 0;
+    }
     s->vf_event = 0;
     s->fault_status = s->fault_func = s->fault_code = 0;
     s->fault_addr = 0;
     s->fault_count = 0;
     s->part_rejected = 0;
     mlu270_mem_zero(s, 0, s->mem_size);
+}
+
+/* A deferred VF reset whose VF did not acknowledge in time. */
+static void mlu270_reset_timer(void *opaque)
+{
+    Mlu270Func *f = opaque;
+
+    if (f->reset_armed) {
+        mlu270_func_reset(f->dev, f->index, true, true);
+    }
 }
 
 /* ---- Register decoder (shared by PF and VFs) ---------------------------- */
@@ -801,6 +998,14 @@ static uint32_t mlu270_pfvf_read(Mlu270State *s, unsigned vf, hwaddr off)
         return f->aborted;
     case MLU270_PFVF_MISUSE:
         return f->misuse;
+    case MLU270_PFVF_FAULT_COUNT:
+        return f->fault_count;
+    case MLU270_PFVF_FAULT_CODE:
+        return f->fault_code;
+    case MLU270_PFVF_FAULT_ADDR_LO:
+        return f->fault_addr;
+    case MLU270_PFVF_FAULT_ADDR_HI:
+        return f->fault_addr >> 32;
     default:
         return 0;
     }
@@ -821,6 +1026,8 @@ static uint32_t mlu270_part_read(Mlu270State *s, unsigned n, hwaddr off)
         return e->mem_base_mb;
     case MLU270_PART_MEM_SIZE_MB:
         return e->mem_size_mb;
+    case MLU270_PART_SCRUBS:
+        return e->scrubs;
     default:
         return 0;
     }
@@ -1014,9 +1221,20 @@ static void mlu270_pfvf_write(Mlu270State *s, unsigned vf, hwaddr off,
         mlu270_raise(s, vf + 1, MLU270_INT_MB_ACK);
         return;
     case MLU270_PFVF_VF_RESET:
-        if (val & 1) {
-            mlu270_func_reset(s, vf + 1, true, true);
+        if (!(val & MLU270_VF_RESET_NOW)) {
+            return;
         }
+        if ((val & MLU270_VF_RESET_ON_ACK) && f->pf_busy &&
+            mlu270_vf_enabled(s, vf)) {
+            if (!f->reset_armed) {
+                f->reset_armed = 1;
+                timer_mod(f->reset_timer,
+                          qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                          MLU270_VF_RESET_ACK_TIMEOUT_NS);
+            }
+            return;
+        }
+        mlu270_func_reset(s, vf + 1, true, true);
         return;
     default:
         mlu270_misuse(s, 0, "write to read-only VF %u window offset 0x%x",
@@ -1134,6 +1352,10 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
         }
         f->pf_busy = 0;
         mlu270_raise(s, 0, MLU270_INT_MB_ACK);
+        if (f->reset_armed) {
+            /* The VF has read the PF's last word to it: now. */
+            mlu270_func_reset(s, fn, true, true);
+        }
         return;
     }
     if (is_vf && addr >= MLU270_REG_MB_OUT && addr < MLU270_REG_MB_IN) {
@@ -1220,6 +1442,7 @@ static void mlu270_pf_realize(PCIDevice *pci, Error **errp)
                                 s->mem_size, errp)) {
         return;
     }
+    s->written = bitmap_new(s->mem_size / MLU270_CHUNK);
 
     memory_region_init_io(&s->bar0, OBJECT(s), &mlu270_pf_mmio_ops, s,
                           "mlu270-bar0", MLU270_REG_BAR_SIZE);
@@ -1247,6 +1470,8 @@ static void mlu270_pf_realize(PCIDevice *pci, Error **errp)
         s->fn[fn].index = fn;
         s->fn[fn].timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, mlu270_job_timer,
                                        &s->fn[fn]);
+        s->fn[fn].reset_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                             mlu270_reset_timer, &s->fn[fn]);
     }
     mlu270_part_defaults(s);
 
@@ -1272,11 +1497,15 @@ static void mlu270_pf_exit(PCIDevice *pci)
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
         if (s->fn[fn].timer) {
             timer_free(s->fn[fn].timer);
+            timer_free(s->fn[fn].reset_timer);
             s->fn[fn].timer = NULL;
+            s->fn[fn].reset_timer = NULL;
         }
     }
     g_free(s->vf_saved);
     s->vf_saved = NULL;
+    g_free(s->written);
+    s->written = NULL;
     msix_uninit(pci, &s->msix_bar, &s->msix_bar);
     pcie_cap_exit(pci);
 }
@@ -1284,8 +1513,23 @@ static void mlu270_pf_exit(PCIDevice *pci)
 static void mlu270_pf_write_config(PCIDevice *pci, uint32_t addr,
                                    uint32_t val, int len)
 {
+    Mlu270State *s = MLU270_PF(pci);
+    bool vfe = mlu270_vfe(s);
+
     pci_default_write_config(pci, addr, val, len);
     pcie_sriov_config_write(pci, addr, val, len);
+    if (!vfe && mlu270_vfe(s) && !s->restoring) {
+        /*
+         * The PF's native use ends and the VFs' begins: nothing of the
+         * PF's native users may reach a VF (the appearing VFs' own resets
+         * only zero their windows). The VFs' fault records start over.
+         */
+        mlu270_mem_zero(s, 0, s->mem_size);
+        s->part[0].scrubs++;
+        for (unsigned fn = 1; fn < MLU270_NUM_FUNCS; fn++) {
+            mlu270_fault_records_clear(&s->fn[fn]);
+        }
+    }
 }
 
 static void mlu270_pf_reset(DeviceState *dev)
@@ -1302,6 +1546,7 @@ static int mlu270_pf_pre_load(void *opaque)
     /* Loaded job state replaces whatever was running here. */
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
         timer_del(s->fn[fn].timer);
+        timer_del(s->fn[fn].reset_timer);
     }
     g_free(s->vf_saved);
     s->vf_saved = g_new(Mlu270VfSnapshot, MLU270_TOTAL_VFS);
@@ -1317,6 +1562,58 @@ static int mlu270_pf_pre_load(void *opaque)
     return 0;
 }
 
+static bool mlu270_flag(uint32_t v)
+{
+    return v == 0 || v == 1;
+}
+
+/*
+ * What is wrong with the state of function @fn as a migration stream
+ * brought it, or NULL: every value the device could not have reached
+ * through its registers. (The partition table is not checked: any value
+ * can be written to it, and it is checked where it is used.)
+ */
+static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
+{
+    Mlu270Func *f = &s->fn[fn];
+    bool enabled = fn == 0 || mlu270_vf_enabled(s, fn - 1);
+
+    if (!mlu270_flag(f->q_enabled) || !mlu270_flag(f->q_stopped) ||
+        !mlu270_flag(f->busy) || !mlu270_flag(f->aborted) ||
+        !mlu270_flag(f->vf_busy) || !mlu270_flag(f->pf_busy) ||
+        !mlu270_flag(f->reset_armed)) {
+        return "a flag is neither 0 nor 1";
+    }
+    if ((f->int_status | f->int_enable) & ~MLU270_INT_ALL) {
+        return "unknown interrupt causes";
+    }
+    if (f->q_error > MLU270_ST_BAD_QUEUE) {
+        return "unknown queue error";
+    }
+    if (f->reset_armed && (fn == 0 || !f->pf_busy)) {
+        return "a deferred reset without a message to wait for";
+    }
+    if (!enabled && (f->q_enabled || f->busy || f->vf_busy || f->pf_busy ||
+                     f->reset_armed)) {
+        return "a disabled VF with a queue or a message";
+    }
+    if (f->q_enabled && (!is_power_of_2(f->q_size) ||
+                         f->q_size > MLU270_Q_MAX_SIZE ||
+                         f->q_head >= f->q_size || f->q_tail >= f->q_size ||
+                         f->q_base % MLU270_Q_ALIGN ||
+                         f->cq_base % MLU270_Q_ALIGN)) {
+        return "queue geometry";
+    }
+    if (f->busy && !mlu270_q_usable(f)) {
+        return "a job in flight on a queue that is not running";
+    }
+    if (f->fault_code > MLU270_ST_BAD_QUEUE ||
+        (f->fault_count == 0 && (f->fault_code || f->fault_addr))) {
+        return "fault record";
+    }
+    return NULL;
+}
+
 static int mlu270_pf_post_load(void *opaque, int version_id)
 {
     Mlu270State *s = opaque;
@@ -1324,19 +1621,28 @@ static int mlu270_pf_post_load(void *opaque, int version_id)
 
     s->restoring = false;
 
-    /* A corrupt stream must not make the job path index out of a ring. */
+    /*
+     * The stream comes from elsewhere: refuse one that the device could
+     * not have produced instead of running with it.
+     */
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
-        Mlu270Func *f = &s->fn[fn];
+        const char *why = mlu270_func_state_invalid(s, fn);
 
-        if (f->q_enabled && (!is_power_of_2(f->q_size) ||
-                             f->q_size > MLU270_Q_MAX_SIZE ||
-                             f->q_head >= f->q_size ||
-                             f->q_tail >= f->q_size)) {
-            f->q_enabled = 0;
-            f->busy = 0;
-            timer_del(f->timer);
+        if (why) {
+            error_report("mlu270: migration stream: function %u: %s",
+                         fn, why);
+            goto invalid;
         }
     }
+    if (s->fault_func >= MLU270_NUM_FUNCS ||
+        s->fault_code > MLU270_ST_BAD_QUEUE ||
+        s->fault_status & ~MAKE_64BIT_MASK(0, MLU270_NUM_FUNCS) ||
+        s->part_rejected & ~MAKE_64BIT_MASK(0, MLU270_NUM_FUNCS) ||
+        s->vf_event & ~MAKE_64BIT_MASK(0, MLU270_TOTAL_VFS)) {
+        error_report("mlu270: migration stream: fault or event registers");
+        goto invalid;
+    }
+    mlu270_mem_find_written(s);
 
     /* The VFs are enabled again by now (see "restoring"). */
     for (unsigned i = 0; s->vf_saved && i < mlu270_num_vfs(s); i++) {
@@ -1356,6 +1662,15 @@ static int mlu270_pf_post_load(void *opaque, int version_id)
     g_free(s->vf_saved);
     s->vf_saved = NULL;
     return 0;
+
+invalid:
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        timer_del(s->fn[fn].timer);
+        timer_del(s->fn[fn].reset_timer);
+    }
+    g_free(s->vf_saved);
+    s->vf_saved = NULL;
+    return -EINVAL;
 }
 
 static const VMStateDescription vmstate_mlu270_func = {
@@ -1403,6 +1718,54 @@ static const VMStateDescription vmstate_mlu270_part = {
     },
 };
 
+static bool mlu270_records_needed(void *opaque)
+{
+    return true;
+}
+
+/*
+ * Registers added after version 1: per-function fault records and the
+ * partition entries' scrub counts. A stream without them (an older
+ * source) leaves them zero, which is a state the device can be in.
+ */
+static const VMStateDescription vmstate_mlu270_func_records = {
+    .name = "mlu270/function/records",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(fault_count, Mlu270Func),
+        VMSTATE_UINT32(fault_code, Mlu270Func),
+        VMSTATE_UINT64(fault_addr, Mlu270Func),
+        VMSTATE_UINT32(reset_armed, Mlu270Func),
+        VMSTATE_TIMER_PTR(reset_timer, Mlu270Func),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_mlu270_part_records = {
+    .name = "mlu270/partition/records",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(scrubs, Mlu270PartEntry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_mlu270_records = {
+    .name = "mlu270/records",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = mlu270_records_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(fn, Mlu270State, MLU270_NUM_FUNCS, 1,
+                             vmstate_mlu270_func_records, Mlu270Func),
+        VMSTATE_STRUCT_ARRAY(part, Mlu270State, MLU270_NUM_FUNCS, 1,
+                             vmstate_mlu270_part_records, Mlu270PartEntry),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_mlu270 = {
     .name = "mlu270",
     .version_id = 1,
@@ -1424,6 +1787,10 @@ static const VMStateDescription vmstate_mlu270 = {
         VMSTATE_UINT32(fault_count, Mlu270State),
         VMSTATE_UINT32(part_rejected, Mlu270State),
         VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_mlu270_records,
+        NULL
     },
 };
 

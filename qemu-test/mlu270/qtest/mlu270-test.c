@@ -619,6 +619,69 @@ static void test_mailbox(void)
     ctx_free(c);
 }
 
+/* The PF sends VF @vf a one-word message. */
+static void pf_send(Ctx *c, int vf, uint32_t word)
+{
+    wr(c, &c->pf, MLU270_PFVF_BASE(vf) + MLU270_PFVF_PF_MSG, word);
+    wr(c, &c->pf, MLU270_PFVF_BASE(vf) + MLU270_PFVF_DOORBELL, 1);
+}
+
+/*
+ * VF_RESET ON_ACK: the PF tells a VF why it is reset and never waits for
+ * the guest; the reset happens when the VF acknowledges, or at the
+ * device's deadline, or at once if nothing is pending.
+ */
+static void test_deferred_reset(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf, *v1 = &c->vf[1];
+    uint32_t reset = MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_RESET;
+    uint32_t deferred = MLU270_VF_RESET_NOW | MLU270_VF_RESET_ON_ACK;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+
+    /* Armed: the VF can still read the message; its ACK resets it. */
+    wr(c, v1, MLU270_REG_SCRATCH, 0x77);
+    pf_send(c, 1, 0x80);
+    wr(c, pf, reset, deferred);
+    wr(c, pf, reset, deferred);     /* a second write changes nothing */
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 0);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_MB_IN), ==, 0x80);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_SCRATCH), ==, 0x77);
+    qtest_clock_step(c->qts, MLU270_VF_RESET_ACK_TIMEOUT_NS / 2);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 0);
+    wr(c, v1, MLU270_REG_MB_ACK, 1);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 2);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_SCRATCH), ==, 0);
+    wr(c, pf, MLU270_REG_VF_EVENT, 2);
+    /* The disarmed deadline does not reset the VF a second time. */
+    qtest_clock_step(c->qts, MLU270_VF_RESET_ACK_TIMEOUT_NS);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 0);
+
+    /* A VF that never acknowledges is reset at the deadline. */
+    wr(c, v1, MLU270_REG_SCRATCH, 0x78);
+    pf_send(c, 1, 0x81);
+    wr(c, pf, reset, deferred);
+    qtest_clock_step(c->qts, MLU270_VF_RESET_ACK_TIMEOUT_NS - 1000);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_SCRATCH), ==, 0x78);
+    qtest_clock_step(c->qts, 2000);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 2);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(c, pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_STATUS), ==,
+                    0);
+    wr(c, pf, MLU270_REG_VF_EVENT, 2);
+
+    /* Nothing pending: at once. Other VFs untouched throughout. */
+    wr(c, v1, MLU270_REG_SCRATCH, 0x79);
+    wr(c, pf, reset, deferred);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_VF_EVENT), ==, 2);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_SCRATCH), ==, 0);
+    g_assert_cmphex(rd(c, &c->vf[0], MLU270_REG_MAGIC), ==,
+                    MLU270_RESET_MAGIC);
+    ctx_free(c);
+}
+
 static void test_misuse(void)
 {
     Ctx *c = ctx_new(NULL);
@@ -918,6 +981,265 @@ static void test_isolation(void)
     ctx_free(c);
 }
 
+/* Advance virtual time until @f's queue stopped on an error. */
+static void wait_stopped(Ctx *c, Fn *f)
+{
+    for (int i = 0; i < 100000; i++) {
+        if (rd(c, f, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_STOPPED) {
+            return;
+        }
+        qtest_clock_step_next(c->qts);
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * The card's bus-master accesses aimed at its own BARs or MSI-X tables, of
+ * any function, end in a DMA error and change nothing. The first case used
+ * to crash QEMU (SIGFPE): a job wrote 0 to its own Q_CTRL, and its
+ * completion record, aimed at the ring registers, then wrote Q_SIZE = 0.
+ */
+static void test_self_dma(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf, *v0 = &c->vf[0], *v1 = &c->vf[1];
+    uint64_t ring = guest_alloc(&c->alloc, Q_ENTRIES * MLU270_DESC_SIZE);
+    uint8_t d[MLU270_DESC_SIZE] = { 0 };
+    uint32_t entry0 = 0;
+    Cpl cpl;
+
+    /* PF: a D2H job into its own Q_CTRL, completions into its ring regs. */
+    msix_setup(c, pf);
+    wr(c, pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    wr(c, pf, MLU270_REG_Q_BASE_LO, ring);
+    wr(c, pf, MLU270_REG_Q_BASE_HI, ring >> 32);
+    wr(c, pf, MLU270_REG_CQ_BASE_LO, pf->bar0 + MLU270_REG_Q_BASE_LO);
+    wr(c, pf, MLU270_REG_CQ_BASE_HI, (pf->bar0 + MLU270_REG_Q_BASE_LO) >> 32);
+    wr(c, pf, MLU270_REG_Q_SIZE, Q_ENTRIES);
+    wr(c, pf, MLU270_REG_Q_CTRL, MLU270_Q_CTRL_ENABLE);
+    stl_le_p(d + MLU270_DESC_OPCODE, MLU270_OP_DMA_D2H);
+    stq_le_p(d + MLU270_DESC_SRC, 0);
+    stq_le_p(d + MLU270_DESC_DST, pf->bar0 + MLU270_REG_Q_CTRL);
+    stl_le_p(d + MLU270_DESC_LEN, 4);
+    qtest_memwrite(c->qts, ring, d, sizeof(d));
+    wr(c, pf, MLU270_REG_Q_TAIL, 1);
+    wait_stopped(c, pf);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_ERROR), ==, MLU270_ST_DMA_ERROR);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_Q_SIZE), ==, Q_ENTRIES);
+    g_assert_true(rd(c, pf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_ENABLED);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_CODE), ==,
+                     MLU270_ST_DMA_ERROR);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_FAULT_FUNC), ==, 0);
+    wr(c, pf, MLU270_REG_Q_CTRL, 0);
+
+    /* VF 0 into VF 1's Q_CTRL, into its own MSI-X table: errors only. */
+    part_quarters(c);
+    vfs_enable(c, 2);
+    q_setup(c, v0);
+    q_setup(c, v1);
+    cpl = run(c, v0, (Job){ .opcode = MLU270_OP_DMA_D2H, .src = 0,
+                            .dst = v1->bar0 + MLU270_REG_Q_CTRL, .len = 4 });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_DMA_ERROR);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_ENABLED);
+    cpl = run(c, v0, (Job){ .opcode = MLU270_OP_DMA_D2H, .src = 0,
+                            .dst = v0->bar2, .len = 4 });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_DMA_ERROR);
+    cpl = run(c, v0, (Job){ .opcode = MLU270_OP_DMA_H2D,
+                            .src = pf->bar0 + MLU270_REG_SCRATCH, .dst = 0,
+                            .len = 4 });
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_DMA_ERROR);
+
+    /* An MSI-X message aimed at the function's own Q_CTRL is dropped. */
+    msix_setup(c, v0);
+    qtest_writel(c->qts, v0->bar2 + PCI_MSIX_ENTRY_LOWER_ADDR,
+                 v0->bar0 + MLU270_REG_Q_CTRL);
+    qtest_writel(c->qts, v0->bar2 + PCI_MSIX_ENTRY_UPPER_ADDR,
+                 (v0->bar0 + MLU270_REG_Q_CTRL) >> 32);
+    qtest_writel(c->qts, v0->bar2 + PCI_MSIX_ENTRY_DATA, entry0);
+    qtest_writel(c->qts, v0->bar2 + PCI_MSIX_ENTRY_VECTOR_CTRL, 0);
+    wr(c, v0, MLU270_REG_INT_ENABLE, MLU270_INT_JOB_DONE);
+    g_assert_cmpuint(run_status(c, v0, (Job){ .opcode = MLU270_OP_NOP }), ==,
+                     MLU270_ST_OK);
+    g_assert_cmphex(rd(c, v0, MLU270_REG_Q_STATUS), ==,
+                    MLU270_Q_STATUS_ENABLED);
+    g_assert_cmpuint(run_status(c, v0, (Job){ .opcode = MLU270_OP_NOP }), ==,
+                     MLU270_ST_OK);
+    guest_free(&c->alloc, ring);
+    ctx_free(c);
+}
+
+/*
+ * A VF's memory is zero before anybody else can read it, also when the
+ * VFs are disabled (the VFs' reset runs after VF Enable is clear).
+ */
+static void test_disable_scrubs(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0];
+    uint8_t pat[256], out[256], zero[256] = { 0 };
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    q_setup(c, v0);
+    fill_pattern(pat, sizeof(pat), 5);
+    upload(c, v0, 0x1000, pat, sizeof(pat));
+    download(c, v0, 0x1000, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), pat, sizeof(pat));
+    vfs_disable(c);
+
+    /* The PF's native slice covers VF 0's old window. */
+    q_setup(c, &c->pf);
+    download(c, &c->pf, 0x1000, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+    ctx_free(c);
+}
+
+static uint32_t pfvf_rd(Ctx *c, int vf, uint32_t off)
+{
+    return rd(c, &c->pf, MLU270_PFVF_BASE(vf) + off);
+}
+
+/*
+ * Each function's faults are counted and recorded in its own window, so
+ * that the PF never charges or reports one VF's fault to another; a VF
+ * reset keeps the count (the PF's accounting spans resets), VF Enable
+ * starts it over.
+ */
+static void test_fault_records(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
+    uint64_t win = (uint64_t)MEM_MB / 4 * MLU270_MIB;
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    q_setup(c, v0);
+    q_setup(c, v1);
+    g_assert_cmpuint(run_status(c, v0, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .dst = win + 0x40, .len = 4 }), ==,
+                     MLU270_ST_OUT_OF_SLICE);
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpuint(run_status(c, v1, (Job){
+                         .opcode = MLU270_OP_IPU_FILL, .dst = win + 0x80,
+                         .len = 4 }), ==, MLU270_ST_OUT_OF_SLICE);
+    }
+    g_assert_cmpuint(run_status(c, v1, (Job){ .opcode = MLU270_OP_JPU_ZIGZAG,
+                     .src = 0, .dst = 64, .len = 64 }), ==, MLU270_ST_OK);
+
+    g_assert_cmpuint(pfvf_rd(c, 0, MLU270_PFVF_FAULT_COUNT), ==, 1);
+    g_assert_cmpuint(pfvf_rd(c, 0, MLU270_PFVF_FAULT_CODE), ==,
+                     MLU270_ST_OUT_OF_SLICE);
+    g_assert_cmphex(pfvf_rd(c, 0, MLU270_PFVF_FAULT_ADDR_LO), ==, win + 0x40);
+    g_assert_cmphex(pfvf_rd(c, 0, MLU270_PFVF_FAULT_ADDR_HI), ==, 0);
+    g_assert_cmpuint(pfvf_rd(c, 1, MLU270_PFVF_FAULT_COUNT), ==, 3);
+    g_assert_cmphex(pfvf_rd(c, 1, MLU270_PFVF_FAULT_ADDR_LO), ==, win + 0x80);
+    /* The global registers describe the card's last fault (VF 1's). */
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_FAULT_COUNT), ==, 4);
+    g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_FAULT_FUNC), ==, 2);
+
+    /* A DMA error records the host address. */
+    g_assert_cmpuint(run_status(c, v0, (Job){ .opcode = MLU270_OP_DMA_H2D,
+                     .src = UINT64_C(0x10000000000), .dst = 0, .len = 64 }),
+                     ==, MLU270_ST_DMA_ERROR);
+    g_assert_cmpuint(pfvf_rd(c, 0, MLU270_PFVF_FAULT_COUNT), ==, 2);
+    g_assert_cmpuint(pfvf_rd(c, 0, MLU270_PFVF_FAULT_CODE), ==,
+                     MLU270_ST_DMA_ERROR);
+    g_assert_cmphex(pfvf_rd(c, 0, MLU270_PFVF_FAULT_ADDR_HI), ==, 0x100);
+
+    /* Read-only; survives the VF's reset; VF Enable clears it. */
+    wr(c, &c->pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_FAULT_COUNT, 0);
+    g_assert_cmpuint(pfvf_rd(c, 1, MLU270_PFVF_FAULT_COUNT), ==, 3);
+    wr(c, &c->pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_RESET, 1);
+    g_assert_cmpuint(pfvf_rd(c, 1, MLU270_PFVF_FAULT_COUNT), ==, 3);
+    vfs_disable(c);
+    vfs_enable(c, 2);
+    g_assert_cmpuint(pfvf_rd(c, 0, MLU270_PFVF_FAULT_COUNT), ==, 0);
+    g_assert_cmpuint(pfvf_rd(c, 1, MLU270_PFVF_FAULT_COUNT), ==, 0);
+    g_assert_cmphex(pfvf_rd(c, 1, MLU270_PFVF_FAULT_ADDR_LO), ==, 0);
+    ctx_free(c);
+}
+
+static uint32_t scrubs(Ctx *c, int entry)
+{
+    return rd(c, &c->pf, MLU270_PART_BASE(entry) + MLU270_PART_SCRUBS);
+}
+
+/*
+ * Memory that leaves an owner is zero before the next one can read it, and
+ * the card says so in PART_SCRUBS: the PF's native data when VFs appear,
+ * a VF's data when it is reset or disabled.
+ */
+static void test_scrub_counts(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf, *v0 = &c->vf[0];
+    uint8_t pat[256], out[256], zero[256] = { 0 };
+    uint32_t pf0, vf0;
+
+    q_setup(c, pf);
+    fill_pattern(pat, sizeof(pat), 21);
+    upload(c, pf, 0x2000, pat, sizeof(pat));
+    pf0 = scrubs(c, 0);
+    vf0 = scrubs(c, 1);
+
+    part_quarters(c);
+    vfs_enable(c, 2);
+    g_assert_cmpuint(scrubs(c, 0), ==, pf0 + 1);
+    q_setup(c, v0);
+    download(c, v0, 0x2000, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+
+    vf0 = scrubs(c, 1);
+    upload(c, v0, 0x3000, pat, sizeof(pat));
+    wr(c, pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_VF_RESET, 1);
+    g_assert_cmpuint(scrubs(c, 1), ==, vf0 + 1);
+    q_setup(c, v0);
+    upload(c, v0, 0x3000, pat, sizeof(pat));
+    vfs_disable(c);
+    g_assert_cmpuint(scrubs(c, 1), ==, vf0 + 2);
+    g_assert_cmpuint(scrubs(c, 2), >=, 1);
+    /* Read-only. */
+    wr(c, pf, MLU270_PART_BASE(1) + MLU270_PART_SCRUBS, 0);
+    g_assert_cmpuint(scrubs(c, 1), ==, vf0 + 2);
+    wr(c, pf, MLU270_REG_Q_CTRL, 0);
+    q_setup(c, pf);
+    download(c, pf, 0x3000, out, sizeof(out));
+    g_assert_cmpmem(out, sizeof(out), zero, sizeof(zero));
+    ctx_free(c);
+}
+
+/*
+ * The work a reset does is bounded by what the function wrote, not by the
+ * size of its window: a guest that resets its VF in a loop must not stall
+ * the emulator (every reset used to scan the whole window under the BQL).
+ */
+static void test_reset_cost(void)
+{
+    Ctx *c = ctx_new(",mem-size=2G");
+    int exp;
+    gint64 start;
+
+    part_set(c, 1, 0xffff, 0xf, 0xf, 0, 2048);
+    vfs_enable(c, 1);
+    exp = find_cap(c, c->vf[0].devfn, PCI_CAP_ID_EXP);
+    start = g_get_monotonic_time();
+    for (int i = 0; i < 1000; i++) {
+        cfg_writew(c, c->vf[0].devfn, exp + PCI_EXP_DEVCTL,
+                   PCI_EXP_DEVCTL_BCR_FLR);
+    }
+    /*
+     * 1000 scans of 2 GiB take at least 20 s even where no page was ever
+     * touched; 1000 bounded resets take well under a second.
+     */
+    if (g_test_verbose()) {
+        g_test_message("1000 FLRs: %" PRId64 " us",
+                       g_get_monotonic_time() - start);
+    }
+    g_assert_cmpint(g_get_monotonic_time() - start, <, 5 * G_USEC_PER_SEC);
+    ctx_free(c);
+}
+
 static void test_flr(void)
 {
     Ctx *c = ctx_new(NULL);
@@ -1034,11 +1356,27 @@ static uint32_t lcg(uint32_t *st)
     return *st;
 }
 
+/* A random address in one of the card's own BARs or MSI-X tables. */
+static uint64_t card_target(Ctx *c, uint32_t *st)
+{
+    Fn *f = (lcg(st) % 5) ? &c->vf[lcg(st) % 4] : &c->pf;
+    bool msix = lcg(st) & 1;
+
+    if (lcg(st) & 1) {
+        /* Most dangerous: a function's ring registers (0x100..0x12f). */
+        return f->bar0 + MLU270_REG_Q_BASE_LO + (lcg(st) % 0x30 & ~7u);
+    }
+    return (msix ? f->bar2 : f->bar0) +
+           ((lcg(st) % (msix ? MLU270_MSIX_BAR_SIZE : MLU270_REG_BAR_SIZE)) &
+            ~7u);
+}
+
 /*
  * A hostile guest: random register writes on every function, rings full
- * of random descriptors, VF resets and FLRs in between. QEMU must survive
- * and the device must still answer; the PF's table must be unchanged by
- * anything a VF did.
+ * of random descriptors (whose DMA, and whose completion records, now and
+ * then aim at the card's own BARs and MSI-X tables), VF resets and FLRs
+ * in between. QEMU must survive and the device must still answer; the
+ * PF's table must be unchanged by anything a VF did.
  */
 static void test_fuzz(void)
 {
@@ -1063,6 +1401,16 @@ static void test_fuzz(void)
 
             if (!(rd(c, vf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_ENABLED)) {
                 q_setup(c, vf);
+                if (lcg(&st) % 4 == 0) {
+                    /* Completion records into the card's registers. */
+                    uint64_t cq = card_target(c, &st) & ~(uint64_t)
+                                  (MLU270_Q_ALIGN - 1);
+
+                    wr(c, vf, MLU270_REG_Q_CTRL, 0);
+                    wr(c, vf, MLU270_REG_CQ_BASE_LO, cq);
+                    wr(c, vf, MLU270_REG_CQ_BASE_HI, cq >> 32);
+                    wr(c, vf, MLU270_REG_Q_CTRL, MLU270_Q_CTRL_ENABLE);
+                }
             }
             for (int k = 0; k < 3; k++) {
                 uint32_t r = lcg(&st);
@@ -1077,8 +1425,12 @@ static void test_fuzz(void)
                     .arg2 = lcg(&st) % 300,
                 };
                 if (j.opcode == MLU270_OP_DMA_D2H) {
-                    /* Keep device->host writes away from the rings. */
-                    j.dst = 0xfff0000000000ULL;
+                    /* Away from the rings, or into the card itself. */
+                    j.dst = (r & 0x400) ? card_target(c, &st) :
+                            0xfff0000000000ULL;
+                }
+                if (j.opcode == MLU270_OP_DMA_H2D && (r & 0x800)) {
+                    j.src = card_target(c, &st);
                 }
                 submit(c, vf, &j);
             }
@@ -1221,6 +1573,98 @@ static void test_migration(void)
     ctx_free(c);
 }
 
+/*
+ * A migration stream comes from elsewhere: one the device could not have
+ * produced is refused (the target's migration fails, QEMU lives on), not
+ * run. The case below (a job in flight on a disabled queue of size 0) used
+ * to divide by zero when the job's timer fired on the target.
+ */
+static void test_bad_stream(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf;
+    g_autofree char *path = g_strdup_printf("%s/mlu270-bad-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    static const struct {
+        uint32_t off, value;
+        const char *what;
+    } bad[] = {
+        { 44, 0, "busy on a disabled queue" },  /* q_enabled */
+        { 32, 3, "queue size not a power of 2" },  /* q_size */
+        { 52, 99, "unknown queue error" },       /* q_error */
+    };
+    g_autofree gchar *stream = NULL;
+    gsize len;
+    gchar *at = NULL;
+    const char *st;
+
+    q_setup(c, pf);
+    wr(c, pf, MLU270_REG_SCRATCH, 0x5ca1ab1e);
+    submit(c, pf, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0,
+                          .len = 1 * MLU270_MIB, .tag = 7 });
+    g_assert_true(rd(c, pf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
+    qtest_qmp_assert_success(c->qts, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (int i = 0; i < 6000 && strcmp(migrate_status(c->qts), "completed");
+         i++) {
+        g_assert_cmpstr(migrate_status(c->qts), !=, "failed");
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_status(c->qts), ==, "completed");
+    g_assert_true(g_file_get_contents(path, &stream, &len, NULL));
+
+    /* Function 0's state starts with SCRATCH (big-endian in the stream). */
+    for (gsize i = 0; i + 64 <= len; i++) {
+        if (ldl_be_p(stream + i) == 0x5ca1ab1e) {
+            g_assert_null(at);
+            at = stream + i;
+        }
+    }
+    g_assert_nonnull(at);
+    g_assert_cmpuint(ldl_be_p(at + 32), ==, Q_ENTRIES);  /* q_size */
+    g_assert_cmpuint(ldl_be_p(at + 44), ==, 1);          /* q_enabled */
+    g_assert_cmpuint(ldl_be_p(at + 60), ==, 1);          /* busy */
+
+    for (int k = 0; k < ARRAY_SIZE(bad); k++) {
+        QTestState *dst;
+        uint32_t saved = ldl_be_p(at + bad[k].off);
+
+        stl_be_p(at + bad[k].off, bad[k].value);
+        if (bad[k].off == 44) {
+            stl_be_p(at + 32, 0);                        /* q_size */
+        }
+        g_assert_true(g_file_set_contents(path, stream, len, NULL));
+        stl_be_p(at + bad[k].off, saved);
+        stl_be_p(at + 32, Q_ENTRIES);
+
+        dst = qtest_initf("-machine q35 -nodefaults %s "
+                          "-device mlu270,addr=0x%x.0 -incoming defer",
+                          g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT);
+        qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming',"
+                                 "  'arguments': { 'uri': %s,"
+                                 "                 'exit-on-error': false } }",
+                                 uri);
+        for (int i = 0; i < 6000; i++) {
+            st = migrate_status(dst);
+            if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
+                break;
+            }
+            g_usleep(10000);
+        }
+        if (g_test_verbose()) {
+            g_test_message("%s: %s", bad[k].what, migrate_status(dst));
+        }
+        g_assert_cmpstr(migrate_status(dst), ==, "failed");
+        /* Time passes on the target; it is alive and answers. */
+        qtest_clock_step(dst, 10 * 1000 * 1000);
+        g_assert_cmpstr(migrate_status(dst), ==, "failed");
+        qtest_quit(dst);
+    }
+    unlink(path);
+    ctx_free(c);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1228,12 +1672,19 @@ int main(int argc, char **argv)
     qtest_add_func("/mlu270/mem-size", test_mem_size);
     qtest_add_func("/mlu270/sriov-enable", test_sriov_enable);
     qtest_add_func("/mlu270/mailbox", test_mailbox);
+    qtest_add_func("/mlu270/deferred-reset", test_deferred_reset);
     qtest_add_func("/mlu270/misuse", test_misuse);
     qtest_add_func("/mlu270/ops", test_ops);
     qtest_add_func("/mlu270/job-errors", test_job_errors);
     qtest_add_func("/mlu270/isolation", test_isolation);
+    qtest_add_func("/mlu270/self-dma", test_self_dma);
+    qtest_add_func("/mlu270/disable-scrubs", test_disable_scrubs);
+    qtest_add_func("/mlu270/fault-records", test_fault_records);
+    qtest_add_func("/mlu270/scrub-counts", test_scrub_counts);
+    qtest_add_func("/mlu270/reset-cost", test_reset_cost);
     qtest_add_func("/mlu270/flr", test_flr);
     qtest_add_func("/mlu270/migration", test_migration);
+    qtest_add_func("/mlu270/bad-stream", test_bad_stream);
     qtest_add_func("/mlu270/topologies", test_topologies);
     qtest_add_func("/mlu270/fuzz", test_fuzz);
     return g_test_run();
