@@ -68,8 +68,9 @@ check: kernel qemu modules tool kernel-release modules-release
 	@$(SCRIPTS)/check.sh
 
 # The long versions of the hardening tests (a hostile VF's 100,000 messages,
-# 1,000 re-partitioning cycles, 100 FLRs of each VF under load); hours.
-STRESS_TESTS ?= hostile_vf|churn|reset_storm|fault_storm
+# 1,000 re-partitioning cycles, 100 FLRs of each VF under load, a minute of
+# mailbox round trips next to a resetting VF, 20,000 faults next to 5); hours.
+STRESS_TESTS ?= hostile_vf|mailbox_isolation|fault_accounting|churn|reset_storm|fault_storm
 stress: kernel qemu modules tool
 	@MLU270_STRESS=1 RUNNER_TIMEOUT=$${RUNNER_TIMEOUT:-21600} TESTS='$(STRESS_TESTS)' $(SCRIPTS)/check.sh
 

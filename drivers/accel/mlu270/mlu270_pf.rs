@@ -326,8 +326,14 @@ impl pci::Driver for MluPfDriver {
     }
 
     fn unbind<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
-        // The PCI core has already disabled SR-IOV (VFs never outlive the PF's binding).
+        // The VFs are gone already (`sriov_release`): they never outlive the PF's binding.
         this.card.shutdown();
+    }
+
+    fn sriov_release<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
+        // The PF is unbinding: its VFs go away whoever uses them. Tell them why first.
+        this.card
+            .disable_vfs(pdev, protocol::ShutdownReason::Removing);
     }
 
     fn sriov_configure<'bound>(
@@ -337,7 +343,8 @@ impl pci::Driver for MluPfDriver {
     ) -> Result<u16> {
         if num_vfs == 0 {
             this.card.check_vfs_unused(pdev)?;
-            this.card.disable_vfs(pdev);
+            this.card
+                .disable_vfs(pdev, protocol::ShutdownReason::DisablingVfs);
             return Ok(0);
         }
         this.card.enable_vfs(pdev, num_vfs)

@@ -707,8 +707,7 @@ fn session_flow() {
     // Before HELLO only HELLO.
     let hb = simple_request(1, Opcode::Heartbeat).unwrap();
     assert_eq!(sess.receive(&hb, &s, 1), Err(ProtoError::NotNegotiated));
-    assert!(sess.take_log_permit(), "first error is logged");
-    assert!(!sess.take_log_permit(), "the rest only counted");
+    assert_eq!(sess.take_log_permit(1), Some(0), "first error is logged");
     let req = sess
         .receive(&hello_request(2, Version::V1, Version::V1), &s, 2)
         .unwrap();
@@ -747,10 +746,79 @@ fn session_flow() {
     let st = sess.status(PfState::Running);
     assert_eq!(st.rate_limited, limited);
     assert_eq!(sess.counters.count(ProtoError::RateLimited), limited);
-    // VF reset: back to square one.
-    sess.reset(1_000);
-    assert_eq!(sess, VfSession::new(1_000));
-    assert!(sess.take_log_permit());
+    // VF reset: a new session, but the same limits (a VF must not refill
+    // its bucket or its log budget by resetting itself).
+    let limiter = sess.limiter;
+    let log = sess.log;
+    sess.restart();
+    assert_eq!(sess.negotiated, None);
+    assert_eq!(sess.counters, VfCounters::default());
+    assert_eq!(sess.limiter, limiter);
+    assert_eq!(sess.log, log);
+    assert_eq!(
+        sess.receive(&hello_request(8, Version::V1, Version::V2), &s, 100),
+        Err(ProtoError::RateLimited)
+    );
+}
+
+#[test]
+fn reset_requests_cost_more() {
+    let s = quarter_slice();
+    let mut sess = VfSession::new(0);
+    sess.receive(&hello_request(1, Version::V1, Version::V2), &s, 0)
+        .unwrap();
+    let reset = simple_request(2, Opcode::ResetRequest).unwrap();
+    // 31 tokens left: one reset (25), then not a second one at once.
+    assert!(sess.receive(&reset, &s, 0).is_ok());
+    assert_eq!(sess.receive(&reset, &s, 0), Err(ProtoError::RateLimited));
+    // The refused reset took nothing: the 6 cheap requests still pass.
+    let hb = simple_request(3, Opcode::Heartbeat).unwrap();
+    for _ in 0..6 {
+        assert!(sess.receive(&hb, &s, 0).is_ok());
+    }
+    assert_eq!(sess.receive(&hb, &s, 0), Err(ProtoError::RateLimited));
+    // Sustained: at most one reset a second (50 tokens/s, 25 each, minus
+    // nothing else), i.e. 2/s, over a minute of trying every millisecond.
+    let mut sess = VfSession::new(0);
+    sess.receive(&hello_request(1, Version::V1, Version::V2), &s, 0)
+        .unwrap();
+    let resets = (0..60_000u64)
+        .filter(|ms| {
+            let ok = sess.receive(&reset, &s, ms * 1_000_000).is_ok();
+            if ok {
+                sess.restart();
+                sess.negotiated = Some(Version::V2);
+            }
+            ok
+        })
+        .count() as u64;
+    let bound = (u64::from(RateLimiter::DEFAULT_BURST)
+        + u64::from(RateLimiter::DEFAULT_PER_SEC) * 60)
+        / u64::from(RESET_REQUEST_COST);
+    assert!(resets <= bound, "{resets} > {bound}");
+    assert!(resets >= bound - 1, "{resets}");
+}
+
+#[test]
+fn log_budget() {
+    const SEC: u64 = 1_000_000_000;
+    let mut log = LogBudget::new(0);
+    for _ in 0..LogBudget::BURST {
+        assert_eq!(log.permit(0), Some(0));
+    }
+    assert_eq!(log.permit(0), None);
+    assert_eq!(log.permit(SEC), None);
+    assert_eq!(log.suppressed(), 2);
+    assert_eq!(log.permit(LogBudget::INTERVAL_NS), Some(2));
+    // A minute of one attempt per millisecond, from a full budget.
+    let mut log = LogBudget::new(0);
+    let lines = (0..60_000u64)
+        .filter(|ms| log.permit(ms * 1_000_000).is_some())
+        .count() as u32;
+    assert!(lines <= LogBudget::MAX_PER_MINUTE, "{lines}");
+    assert!(lines >= LogBudget::MAX_PER_MINUTE - 1, "{lines}");
+    // Time going backwards grants nothing.
+    assert_eq!(log.permit(0), None);
 }
 
 /// xorshift64* PRNG: deterministic, no crates.

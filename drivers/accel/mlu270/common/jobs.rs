@@ -61,24 +61,90 @@ const RESTART_WAIT_MS: u32 = 5_000;
 /// whole poll period is no better than the poll, so it counts.
 const IRQ_GRACE_MS: u32 = POLL_MS;
 
-/// Who owns a job: an open file, or the kernel (bounce transfers).
-pub type ClientId = u64;
-const KERNEL_CLIENT: ClientId = 0;
-
-/// A job in flight, by ring slot.
-#[derive(Clone, Copy)]
+/// A job in flight, by ring slot: whose it is ([`FileJobs`]) and how the
+/// device names it (`tag`).
 struct InFlight {
-    client: ClientId,
+    owner: Arc<FileJobs>,
     handle: u64,
     tag: u64,
 }
 
-/// A job not yet collected by its owner.
+/// A job its owner has not collected yet.
 #[derive(Clone, Copy)]
-struct Record {
-    client: ClientId,
+struct Pending {
     handle: u64,
+    /// `None` while the job is in flight.
     outcome: Option<Outcome>,
+}
+
+/// The jobs of one open file (or of the kernel's bounce transfers) that
+/// its owner has not collected with `MLU270_IOCTL_WAIT` yet.
+///
+/// Each file has its own [`MAX_JOBS_PER_FILE`] places, allocated when it is
+/// opened (and charged to its opener): a file that never collects its jobs
+/// fills only its own places, never another file's, and finding a job is a
+/// scan of at most that many.
+///
+/// # Locking
+///
+/// `jobs` is only taken with the queue's `state` held (after it): it does
+/// not protect anything by itself, it lets the queue reach the places of
+/// a file through the [`Arc`] that the file and each of its jobs in flight
+/// hold. A job still in flight when its file is closed keeps the places
+/// alive until the device completes it.
+#[pin_data]
+pub(crate) struct FileJobs {
+    #[pin]
+    jobs: Mutex<[Option<Pending>; MAX_JOBS_PER_FILE]>,
+}
+
+impl FileJobs {
+    /// Places for a new open file.
+    pub(crate) fn new() -> Result<Arc<Self>> {
+        Arc::pin_init(
+            pin_init!(Self {
+                jobs <- new_mutex!([None; MAX_JOBS_PER_FILE], "FileJobs::jobs"),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// Records `outcome` for `handle` (nothing if the owner gave it up).
+    fn finish(&self, handle: u64, outcome: Outcome) {
+        let mut jobs = self.jobs.lock();
+        if let Some(job) = jobs.iter_mut().flatten().find(|j| j.handle == handle) {
+            job.outcome = Some(outcome);
+        }
+    }
+
+    /// The outcome of job `handle` if it completed (its place is then
+    /// free); `EINVAL` if there is no such job.
+    fn collect(&self, handle: u64) -> Result<Option<Outcome>> {
+        let mut jobs = self.jobs.lock();
+        let place = jobs
+            .iter_mut()
+            .find(|p| p.is_some_and(|j| j.handle == handle))
+            .ok_or(EINVAL)?;
+        let outcome = place.and_then(|j| j.outcome);
+        if outcome.is_some() {
+            *place = None;
+        }
+        Ok(outcome)
+    }
+
+    /// Forgets every job (the kernel's, after a stuck bounce transfer).
+    fn clear(&self) {
+        *self.jobs.lock() = [None; MAX_JOBS_PER_FILE];
+    }
+}
+
+/// The bounce buffer's owner state, behind [`JobQueue`]'s `transfer`.
+struct Bounce {
+    /// A bounce job whose waiter was interrupted by a signal: the device
+    /// may still read or write the buffer until it completes, so the next
+    /// transfer waits for it first. Only the interrupted file's transfer
+    /// fails; nobody else's jobs are touched.
+    outstanding: Option<u64>,
 }
 
 /// Why the queue does not take jobs.
@@ -117,9 +183,7 @@ struct QueueState {
     tail: u32,
     head: u32,
     slots: KVec<Option<InFlight>>,
-    records: KVec<Record>,
     next_tag: u64,
-    next_client: ClientId,
     next_handle: u64,
     /// Size of the function's memory window, bytes (from `SLICE_MEM_MB`).
     window: u64,
@@ -134,18 +198,8 @@ impl QueueState {
         self.tail.wrapping_sub(self.head) % RING_SLOTS as u32
     }
 
-    fn files_jobs(&self, client: ClientId) -> usize {
-        self.records.iter().filter(|r| r.client == client).count()
-    }
-
-    fn finish(&mut self, client: ClientId, handle: u64, outcome: Outcome) {
-        if let Some(rec) = self
-            .records
-            .iter_mut()
-            .find(|r| r.client == client && r.handle == handle)
-        {
-            rec.outcome = Some(outcome);
-        }
+    fn finish(&mut self, job: InFlight, outcome: Outcome) {
+        job.owner.finish(job.handle, outcome);
         match outcome.status {
             status::OK => self.stats.completed += 1,
             status::RESET | status::QUEUE_ERROR | status::GONE => self.stats.cancelled += 1,
@@ -158,7 +212,7 @@ impl QueueState {
         for i in 0..RING_SLOTS {
             let job = self.slots.get_mut(i).and_then(Option::take);
             if let Some(job) = job {
-                self.finish(job.client, job.handle, Outcome::failed(why));
+                self.finish(job, Outcome::failed(why));
             }
         }
         self.head = 0;
@@ -207,16 +261,18 @@ impl QueueState {
 /// woke every waiter) before the queue.
 ///
 /// `state` (a [`Mutex`]) covers the ring indices, the slot table, the
-/// records of every file, the queue registers (`Q_*`), the descriptor
-/// ring and the counters (including the polled completions still waiting
-/// for their grace, which are decided under it so that the IRQ thread and
-/// a poll see one order). It is taken by submitters and waiters (ioctls),
-/// by the queue's IRQ thread, by the reset hooks and by debugfs readers;
-/// it is only held across sleeps inside [`CondVar`] waits. `changed` is
-/// notified, with `state` held, whenever a job completes, a slot frees or
-/// the queue stops or starts. `bounce` (the buffer) belongs to whoever
-/// holds `transfer`; `transfer` is taken before `state`, never the other
-/// way round.
+/// places of every file's jobs ([`FileJobs`], locked after it), the queue
+/// registers (`Q_*`), the descriptor ring and the counters (including the
+/// polled completions still waiting for their grace, which are decided
+/// under it so that the IRQ thread and a poll see one order). It is taken
+/// by submitters and waiters (ioctls), by the queue's IRQ thread, by the
+/// reset hooks and by debugfs readers; it is only held across sleeps
+/// inside [`CondVar`] waits. `changed` is notified, with `state` held,
+/// whenever a job completes, a slot frees or the queue stops or starts.
+/// `bounce` (the buffer) belongs to whoever holds `transfer`, for one
+/// chunk of one transfer at a time (at most [`BOUNCE_BYTES`] of device
+/// work, so nobody waits for it long); `transfer` is taken before `state`,
+/// never the other way round. No user memory is touched under either.
 #[pin_data]
 pub(crate) struct JobQueue {
     dev: ARef<device::Device>,
@@ -233,7 +289,9 @@ pub(crate) struct JobQueue {
     #[pin]
     changed: CondVar,
     #[pin]
-    transfer: Mutex<()>,
+    transfer: Mutex<Bounce>,
+    /// The places of the kernel's bounce jobs.
+    kernel_jobs: Arc<FileJobs>,
 }
 
 fn jiffies(ms: u32) -> kernel::time::Jiffies {
@@ -256,6 +314,7 @@ impl JobQueue {
             slots.push(None, GFP_KERNEL)?;
         }
         let devref: ARef<device::Device> = dev.into();
+        let kernel_jobs = FileJobs::new()?;
         Ok(try_pin_init!(Self {
             dev: devref,
             who,
@@ -268,38 +327,16 @@ impl JobQueue {
                 tail: 0,
                 head: 0,
                 slots,
-                records: KVec::new(),
                 next_tag: 1,
-                next_client: KERNEL_CLIENT + 1,
                 next_handle: 1,
                 window: 0,
                 stats: JobStats::default(),
                 poll_pending: None,
             }),
             changed <- new_condvar!(),
-            transfer <- new_mutex!(()),
+            transfer <- new_mutex!(Bounce { outstanding: None }),
+            kernel_jobs,
         }? Error))
-    }
-
-    /// A new open file.
-    pub(crate) fn new_client(&self) -> ClientId {
-        let mut st = self.state.lock();
-        let id = st.next_client;
-        st.next_client += 1;
-        id
-    }
-
-    /// An open file closes: forget its jobs. Jobs still in flight complete
-    /// on the device and are dropped then.
-    pub(crate) fn drop_client(&self, client: ClientId) {
-        let mut st = self.state.lock();
-        st.records.retain(|r| r.client != client);
-        for job in st.slots.iter_mut().flatten() {
-            if job.client == client {
-                job.client = KERNEL_CLIENT;
-                job.handle = 0;
-            }
-        }
     }
 
     pub(crate) fn stats(&self) -> (JobStats, u32, Option<Stopped>) {
@@ -490,7 +527,7 @@ impl JobQueue {
                     Some((tag, o)) if tag == job.tag => o,
                     _ => Outcome::failed(status::BAD_RECORD),
                 };
-                st.finish(job.client, job.handle, outcome);
+                st.finish(job, outcome);
             }
             st.head = (st.head + 1) % RING_SLOTS as u32;
             collected += 1;
@@ -595,12 +632,15 @@ impl JobQueue {
         }
     }
 
-    /// Queues `job` for `client`; returns its handle.
+    /// Queues `job` for the owner of `jobs`; returns its handle. `EBUSY`
+    /// if the owner has [`MAX_JOBS_PER_FILE`] jobs it has not collected,
+    /// checked when the job is queued (after any wait for ring space, so
+    /// that threads sharing a file cannot exceed it).
     fn submit_locked<'a>(
         &'a self,
         bar: &Bar0<'_>,
         st: &mut MutexGuard<'a, QueueState>,
-        client: ClientId,
+        jobs: &Arc<FileJobs>,
         job: &Job,
     ) -> Result<u64> {
         // Whether the last sleep timed out: the next pass is a poll.
@@ -624,28 +664,25 @@ impl JobQueue {
                 CondVarTimeoutResult::Woken { .. } => {}
             }
         }
-        st.records.reserve(1, GFP_KERNEL)?;
+        let mut places = jobs.jobs.lock();
+        let place = places.iter_mut().find(|p| p.is_none()).ok_or(EBUSY)?;
         let tag = st.next_tag;
         let handle = st.next_handle;
         let slot = st.tail as usize;
+        let ring_slot = st.slots.get_mut(slot).ok_or(EINVAL)?;
         self.write_desc(slot, job, tag)?;
+        *place = Some(Pending {
+            handle,
+            outcome: None,
+        });
+        drop(places);
+        *ring_slot = Some(InFlight {
+            owner: jobs.clone(),
+            handle,
+            tag,
+        });
         st.next_tag += 1;
         st.next_handle += 1;
-        if let Some(s) = st.slots.get_mut(slot) {
-            *s = Some(InFlight {
-                client,
-                handle,
-                tag,
-            });
-        }
-        st.records.push(
-            Record {
-                client,
-                handle,
-                outcome: None,
-            },
-            GFP_KERNEL,
-        )?;
         st.tail = (st.tail + 1) % RING_SLOTS as u32;
         st.stats.submitted += 1;
         // The descriptor writes above are ordered before this MMIO write.
@@ -654,24 +691,24 @@ impl JobQueue {
     }
 
     /// `MLU270_IOCTL_SUBMIT`: checks and queues a user job.
-    pub(crate) fn submit(&self, bar: &Bar0<'_>, client: ClientId, job: &Job) -> Result<u64> {
+    pub(crate) fn submit(&self, bar: &Bar0<'_>, jobs: &Arc<FileJobs>, job: &Job) -> Result<u64> {
         let mut st = self.state.lock();
-        if st.files_jobs(client) >= MAX_JOBS_PER_FILE {
+        if jobs.jobs.lock().iter().all(Option::is_some) {
             return Err(EBUSY);
         }
         self.wait_running(&mut st)?;
         job.check(st.window)?;
-        self.submit_locked(bar, &mut st, client, job)
+        self.submit_locked(bar, &mut st, jobs, job)
     }
 
-    /// `MLU270_IOCTL_WAIT`: waits up to `timeout_ms` for a job of `client`
-    /// and collects its outcome (`EAGAIN` with 0 ms, `ETIMEDOUT` later; the
-    /// job stays pending then). `EINVAL` for a handle the file does not
-    /// have.
+    /// `MLU270_IOCTL_WAIT`: waits up to `timeout_ms` for the job `handle` of
+    /// the owner of `jobs` and collects its outcome (`EAGAIN` with 0 ms,
+    /// `ETIMEDOUT` later; the job stays pending then). `EINVAL` for a
+    /// handle the owner does not have.
     pub(crate) fn wait(
         &self,
         bar: &Bar0<'_>,
-        client: ClientId,
+        jobs: &FileJobs,
         handle: u64,
         timeout_ms: u32,
     ) -> Result<Outcome> {
@@ -681,19 +718,13 @@ impl JobQueue {
         // pass is the fallback poll.
         let mut polled = false;
         loop {
-            let pos = st
-                .records
-                .iter()
-                .position(|r| r.client == client && r.handle == handle)
-                .ok_or(EINVAL)?;
-            if let Some(outcome) = st.records.get(pos).and_then(|r| r.outcome) {
-                let _ = st.records.remove(pos);
+            if let Some(outcome) = jobs.collect(handle)? {
                 return Ok(outcome);
             }
             // Polls the device: a lost interrupt only delays us.
             self.reap(bar, &mut st, core::mem::take(&mut polled));
-            if st.records.get(pos).is_some_and(|r| r.outcome.is_some()) {
-                continue;
+            if let Some(outcome) = jobs.collect(handle)? {
+                return Ok(outcome);
             }
             let elapsed = start.elapsed().as_millis();
             if elapsed >= i64::from(timeout_ms) {
@@ -711,96 +742,98 @@ impl JobQueue {
         }
     }
 
-    /// Runs one kernel job on the bounce buffer and waits for it.
-    fn bounce_job(&self, bar: &Bar0<'_>, job: &Job) -> Result {
+    /// Runs one kernel job on the bounce buffer and waits for it; the
+    /// caller owns the buffer (`transfer`).
+    ///
+    /// A signal ends the wait (`EINTR`) but leaves the job to the device:
+    /// the next transfer waits for it before it reuses the buffer. Only a
+    /// device that does not complete the job within [`BOUNCE_TIMEOUT_MS`]
+    /// makes the queue restart, which fails every job in flight.
+    fn bounce_job(&self, bar: &Bar0<'_>, bounce: &mut Bounce, job: &Job) -> Result {
+        if let Some(handle) = bounce.outstanding {
+            match self.wait(bar, &self.kernel_jobs, handle, BOUNCE_TIMEOUT_MS) {
+                Ok(_) | Err(EINVAL) => bounce.outstanding = None,
+                Err(EINTR) => return Err(EINTR),
+                Err(e) => return Err(self.bounce_stuck(bar, bounce, e)),
+            }
+        }
         let handle = {
             let mut st = self.state.lock();
-            self.submit_locked(bar, &mut st, KERNEL_CLIENT, job)?
+            self.submit_locked(bar, &mut st, &self.kernel_jobs, job)?
         };
-        let outcome = match self.wait(bar, KERNEL_CLIENT, handle, BOUNCE_TIMEOUT_MS) {
+        let outcome = match self.wait(bar, &self.kernel_jobs, handle, BOUNCE_TIMEOUT_MS) {
             Ok(o) => o,
-            Err(e) => {
-                // The device may still use the bounce buffer: stop the
-                // queue before anyone reuses it.
-                dev_err!(
-                    self.dev,
-                    "{}: a bounce transfer did not complete ({:?}); restarting the queue\n",
-                    self.who,
-                    e
-                );
-                self.pause(bar);
-                self.drop_client(KERNEL_CLIENT);
-                let _ = self.start(bar);
-                return Err(if e == EINTR { EINTR } else { ETIMEDOUT });
+            Err(EINTR) => {
+                bounce.outstanding = Some(handle);
+                return Err(EINTR);
             }
+            Err(e) => return Err(self.bounce_stuck(bar, bounce, e)),
         };
         match outcome.status {
             status::OK => Ok(()),
             status::OUT_OF_SLICE => Err(ERANGE),
-            status::RESET | status::GONE | status::QUEUE_ERROR | status::ABORTED => Err(EIO),
             _ => Err(EIO),
         }
     }
 
-    /// `MLU270_IOCTL_WRITE`/`READ`: copies between user memory and the
-    /// window through the bounce buffer, a chunk at a time.
-    pub(crate) fn transfer(
-        &self,
-        bar: &Bar0<'_>,
-        raw: &[u8; uapi::XFER_SIZE],
-        to_device: bool,
-    ) -> Result {
-        let window = {
-            let mut st = self.state.lock();
-            self.wait_running(&mut st)?;
-            st.window
-        };
-        let xfer = Transfer::decode(raw, window)?;
-        let _owner = self.transfer.lock();
-        let mut done: u64 = 0;
-        let mut chunk_buf = KVVec::<u8>::new();
-        while done < xfer.len {
-            let n = (xfer.len - done).min(BOUNCE_BYTES as u64) as usize;
-            let user = UserPtr::from_addr(
-                usize::try_from(xfer.user_addr.checked_add(done).ok_or(EFAULT)?)
-                    .map_err(|_| EFAULT)?,
-            );
-            let host = self.bounce.dma_address();
-            let dev_addr = xfer.dev_addr + done;
-            if to_device {
-                chunk_buf.clear();
-                chunk_buf.resize(n, 0, GFP_KERNEL)?;
-                UserSlice::new(user, n)
-                    .reader()
-                    .read_slice(&mut chunk_buf)?;
-                io_project!(&self.bounce, [try: 0..n]).copy_from_slice(&chunk_buf);
-                self.bounce_job(
-                    bar,
-                    &Job {
-                        opcode: op::DMA_H2D,
-                        src: host,
-                        dst: dev_addr,
-                        len: n as u32,
-                        ..Job::default()
-                    },
-                )?;
-            } else {
-                self.bounce_job(
-                    bar,
-                    &Job {
-                        opcode: op::DMA_D2H,
-                        src: dev_addr,
-                        dst: host,
-                        len: n as u32,
-                        ..Job::default()
-                    },
-                )?;
-                UserSlice::new(user, n)
-                    .writer()
-                    .write_dma(&self.bounce, 0, n)?;
-            }
-            done += n as u64;
-        }
+    /// The device did not complete a bounce job: it may still use the
+    /// buffer, so stop and restart the queue before anyone reuses it.
+    fn bounce_stuck(&self, bar: &Bar0<'_>, bounce: &mut Bounce, e: Error) -> Error {
+        dev_err!(
+            self.dev,
+            "{}: a bounce transfer did not complete ({:?}); restarting the queue\n",
+            self.who,
+            e
+        );
+        self.pause(bar);
+        self.kernel_jobs.clear();
+        bounce.outstanding = None;
+        let _ = self.start(bar);
+        ETIMEDOUT
+    }
+
+    /// The size of the window while the queue takes jobs (`EBUSY`,
+    /// `ENODEV`, `EIO` as for a submission otherwise).
+    pub(crate) fn running_window(&self) -> Result<u64> {
+        let mut st = self.state.lock();
+        self.wait_running(&mut st)?;
+        Ok(st.window)
+    }
+
+    /// One chunk of `MLU270_IOCTL_WRITE`: `data` (at most [`BOUNCE_BYTES`],
+    /// already copied from user memory) to window address `dev_addr`.
+    pub(crate) fn write_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &[u8]) -> Result {
+        let mut bounce = self.transfer.lock();
+        io_project!(&self.bounce, [try: 0..data.len()]).copy_from_slice(data);
+        self.bounce_job(
+            bar,
+            &mut bounce,
+            &Job {
+                opcode: op::DMA_H2D,
+                src: self.bounce.dma_address(),
+                dst: dev_addr,
+                len: u32::try_from(data.len())?,
+                ..Job::default()
+            },
+        )
+    }
+
+    /// One chunk of `MLU270_IOCTL_READ`: window address `dev_addr` into
+    /// `data` (at most [`BOUNCE_BYTES`]; copied to user memory after).
+    pub(crate) fn read_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &mut [u8]) -> Result {
+        let mut bounce = self.transfer.lock();
+        self.bounce_job(
+            bar,
+            &mut bounce,
+            &Job {
+                opcode: op::DMA_D2H,
+                src: dev_addr,
+                dst: self.bounce.dma_address(),
+                len: u32::try_from(data.len())?,
+                ..Job::default()
+            },
+        )?;
+        io_project!(&self.bounce, [try: 0..data.len()]).copy_to_slice(data);
         Ok(())
     }
 }
@@ -842,10 +875,10 @@ pub(crate) trait FunctionType: 'static {
 /// function.
 pub(crate) struct JobNode<F: FunctionType>(core::marker::PhantomData<F>);
 
-/// One open file of a job node: its jobs are known to the queue by `client`.
+/// One open file of a job node and the places of its jobs.
 pub(crate) struct JobFile<F: FunctionType> {
     handle: RegistrationHandle<JobNode<F>>,
-    client: ClientId,
+    jobs: Arc<FileJobs>,
 }
 
 #[vtable]
@@ -854,19 +887,20 @@ impl<F: FunctionType> MiscDevice for JobNode<F> {
     type RegistrationData<'a> = Arc<F::Of<'a>>;
 
     fn open(_file: &File, misc: &MiscDeviceRegistration<'_, Self>) -> Result<KBox<JobFile<F>>> {
-        let handle = misc.handle();
-        let client = handle.with(|f| f.queue().new_client())?;
-        Ok(KBox::new(JobFile { handle, client }, GFP_KERNEL)?)
+        Ok(KBox::new(
+            JobFile {
+                handle: misc.handle(),
+                jobs: FileJobs::new()?,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
     }
 
-    fn release(this: KBox<JobFile<F>>, _file: &File) {
-        // Nothing to forget once the function is gone.
-        let _ = this.handle.with(|f| f.queue().drop_client(this.client));
-    }
+    // release: dropping the file drops its places; its jobs still in
+    // flight hold them until the device completes them.
 
     fn ioctl(this: &JobFile<F>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        this.handle
-            .with(|f| ioctl(f.queue(), f.bar(), this.client, || f.info(), cmd, arg))?
+        ioctl(&this.handle, &this.jobs, cmd, arg)
     }
 }
 
@@ -886,20 +920,23 @@ impl<F: FunctionType> ThreadedHandler for QueueIrq<'_, F> {
     }
 }
 
-/// Handles one ioctl of a job node (the PF's or a VF's) for `client`.
-/// `info` describes the function (`ENODEV` while it has no slice).
-pub(crate) fn ioctl(
-    queue: &JobQueue,
-    bar: &Bar0<'_>,
-    client: ClientId,
-    info: impl FnOnce() -> Result<uapi::Info>,
+/// Handles one ioctl of a job node (the PF's or a VF's) for the file whose
+/// jobs are `jobs`.
+///
+/// User memory is only touched outside [`RegistrationHandle::with`]: the
+/// function's unbind waits for every `with` to end, and a user copy can
+/// wait on a page fault for as long as user space likes (a FUSE daemon
+/// that never answers), which must never keep a function from unbinding.
+pub(crate) fn ioctl<F: FunctionType>(
+    handle: &RegistrationHandle<JobNode<F>>,
+    jobs: &Arc<FileJobs>,
     cmd: u32,
     arg: usize,
 ) -> Result<isize> {
     let user = UserPtr::from_addr(arg);
     match cmd {
         uapi::IOCTL_INFO => {
-            let mut info = info()?;
+            let mut info = handle.with(|f| f.info())??;
             info.ring_slots = RING_SLOTS as u32;
             info.max_jobs = MAX_JOBS_PER_FILE as u32;
             UserSlice::new(user, uapi::INFO_SIZE)
@@ -911,8 +948,8 @@ pub(crate) fn ioctl(
             let mut raw = [0u8; uapi::JOB_SIZE];
             reader.read_slice(&mut raw)?;
             let job = Job::decode(&raw)?;
-            let handle = queue.submit(bar, client, &job)?;
-            Job::set_handle(&mut raw, handle);
+            let id = handle.with(|f| f.queue().submit(f.bar(), jobs, &job))??;
+            Job::set_handle(&mut raw, id);
             writer.write_slice(&raw)?;
         }
         uapi::IOCTL_WAIT => {
@@ -920,7 +957,8 @@ pub(crate) fn ioctl(
             let mut raw = [0u8; uapi::WAIT_SIZE];
             reader.read_slice(&mut raw)?;
             let req = uapi::WaitRequest::decode(&raw);
-            let outcome = queue.wait(bar, client, req.handle, req.timeout_ms)?;
+            let outcome =
+                handle.with(|f| f.queue().wait(f.bar(), jobs, req.handle, req.timeout_ms))??;
             outcome.encode_into(&mut raw);
             writer.write_slice(&raw)?;
         }
@@ -929,11 +967,46 @@ pub(crate) fn ioctl(
             UserSlice::new(user, uapi::XFER_SIZE)
                 .reader()
                 .read_slice(&mut raw)?;
-            queue.transfer(bar, &raw, cmd == uapi::IOCTL_WRITE)?;
+            transfer(handle, &raw, cmd == uapi::IOCTL_WRITE)?;
         }
         _ => return Err(ENOTTY),
     }
     Ok(0)
+}
+
+/// `MLU270_IOCTL_WRITE`/`READ`: copies between user memory and the window
+/// a chunk at a time, through a buffer of the caller's: the user copy
+/// outside the registration's section, the device work inside.
+fn transfer<F: FunctionType>(
+    handle: &RegistrationHandle<JobNode<F>>,
+    raw: &[u8; uapi::XFER_SIZE],
+    to_device: bool,
+) -> Result {
+    let window = handle.with(|f| f.queue().running_window())??;
+    let xfer = Transfer::decode(raw, window)?;
+    let mut chunk = KVVec::<u8>::new();
+    chunk.resize(
+        usize::try_from(xfer.len.min(BOUNCE_BYTES as u64))?,
+        0,
+        GFP_KERNEL_ACCOUNT,
+    )?;
+    let mut done: u64 = 0;
+    while done < xfer.len {
+        let n = usize::try_from((xfer.len - done).min(BOUNCE_BYTES as u64))?;
+        let data = chunk.get_mut(..n).ok_or(EINVAL)?;
+        let addr = xfer.user_addr.checked_add(done).ok_or(EFAULT)?;
+        let user = UserPtr::from_addr(usize::try_from(addr).map_err(|_| EFAULT)?);
+        let dev_addr = xfer.dev_addr + done;
+        if to_device {
+            UserSlice::new(user, n).reader().read_slice(data)?;
+            handle.with(|f| f.queue().write_chunk(f.bar(), dev_addr, data))??;
+        } else {
+            handle.with(|f| f.queue().read_chunk(f.bar(), dev_addr, data))??;
+            UserSlice::new(user, n).writer().write_slice(data)?;
+        }
+        done += n as u64;
+    }
+    Ok(())
 }
 
 /// The names of one driver's job nodes (`/dev/<name>`), handed out first

@@ -695,7 +695,7 @@ pub struct Resources {
 }
 
 /// QUERY_FAULT reply payload.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FaultInfo {
     /// Device status code of the fault (`FAULT_CODE`).
     pub code: u32,
@@ -1083,14 +1083,22 @@ impl RateLimiter {
 
     /// Takes one token if available. `false` means: do not serve.
     pub fn allow(&mut self, now_ns: u64) -> bool {
+        self.allow_cost(now_ns, 1)
+    }
+
+    /// Takes `cost` tokens if that many are available (an expensive
+    /// request costs more than a cheap one). `false` means: do not serve;
+    /// nothing is taken then.
+    pub fn allow_cost(&mut self, now_ns: u64, cost: u32) -> bool {
         let cap = u64::from(self.burst).saturating_mul(NSEC_PER_SEC);
         if let Some(elapsed) = now_ns.checked_sub(self.last_ns) {
             let refill = elapsed.saturating_mul(u64::from(self.per_sec));
             self.tokens = self.tokens.saturating_add(refill).min(cap);
             self.last_ns = now_ns;
         }
-        if self.tokens >= NSEC_PER_SEC {
-            self.tokens -= NSEC_PER_SEC;
+        let price = u64::from(cost).saturating_mul(NSEC_PER_SEC);
+        if self.tokens >= price {
+            self.tokens -= price;
             true
         } else {
             self.limited = self.limited.saturating_add(1);
@@ -1098,7 +1106,8 @@ impl RateLimiter {
         }
     }
 
-    /// Refills the bucket and clears the counter (VF reset).
+    /// Refills the bucket and clears the counter. Only for a VF that is
+    /// enabled anew: a VF's own resets do not refill its bucket.
     pub fn reset(&mut self, now_ns: u64) {
         *self = Self::new(self.burst, self.per_sec, now_ns);
     }
@@ -1116,6 +1125,59 @@ impl RateLimiter {
         } else {
             t as u32
         }
+    }
+}
+
+/// Rate limit of the log lines one VF can cause: a token bucket of
+/// [`Self::BURST`] lines refilled at one line per [`Self::INTERVAL_NS`].
+/// It belongs to the VF, not to a session: a VF that resets itself does not
+/// get a fresh budget. Lines not logged are counted and reported with the
+/// next line that is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogBudget {
+    bucket: RateLimiter,
+    suppressed: u32,
+}
+
+impl LogBudget {
+    /// Lines a VF may cause at once.
+    pub const BURST: u32 = 5;
+    /// Sustained: one line per this many nanoseconds (12 a minute).
+    pub const INTERVAL_NS: u64 = 5 * NSEC_PER_SEC;
+    /// Most lines one VF can cause in any minute: the burst plus the
+    /// refills.
+    pub const MAX_PER_MINUTE: u32 = Self::BURST + (60 * NSEC_PER_SEC / Self::INTERVAL_NS) as u32;
+
+    /// A full budget at `now_ns`.
+    pub const fn new(now_ns: u64) -> Self {
+        Self {
+            // The bucket refills whole tokens per second: a line costs
+            // TOKENS_PER_LINE tokens, refilled in INTERVAL_NS.
+            bucket: RateLimiter::new(
+                Self::BURST * Self::TOKENS_PER_LINE,
+                (Self::TOKENS_PER_LINE as u64 * NSEC_PER_SEC / Self::INTERVAL_NS) as u32,
+                now_ns,
+            ),
+            suppressed: 0,
+        }
+    }
+
+    const TOKENS_PER_LINE: u32 = 5;
+
+    /// Whether a line may be logged at `now_ns`; if so, how many were not
+    /// logged since the last one.
+    pub fn permit(&mut self, now_ns: u64) -> Option<u32> {
+        if self.bucket.allow_cost(now_ns, Self::TOKENS_PER_LINE) {
+            Some(core::mem::take(&mut self.suppressed))
+        } else {
+            self.suppressed = self.suppressed.saturating_add(1);
+            None
+        }
+    }
+
+    /// Lines not logged since the last one that was.
+    pub const fn suppressed(&self) -> u32 {
+        self.suppressed
     }
 }
 
@@ -1147,25 +1209,43 @@ impl VfCounters {
     }
 }
 
+/// What a request costs in rate-limiter tokens: a reset (of the VF, with a
+/// scrub of its memory) is far more work for the card and the PF than
+/// any other request, so a VF can ask for far fewer of them.
+pub const fn request_cost(opcode: u8) -> u32 {
+    if opcode == Opcode::ResetRequest.as_u8() {
+        RESET_REQUEST_COST
+    } else {
+        1
+    }
+}
+
+/// Tokens of a RESET_REQUEST: with the default bucket, at most one reset
+/// a second once the burst is spent.
+pub const RESET_REQUEST_COST: u32 = 25;
+
 /// PF-side protocol state of one VF.
 ///
-/// Owned by the PF's per-VF structure and only touched by its mailbox work
-/// item (callers serialise access; it has no interior locking). Reset with
-/// [`Self::reset`] whenever the VF is reset (FLR, `VF_RESET`) or
-/// (re)enabled, since the VF driver then starts over with HELLO.
+/// Owned by the PF's per-VF structure (callers serialise access; it has no
+/// interior locking). [`Self::restart`] starts a new session whenever the
+/// VF is reset (FLR, `VF_RESET`), since the VF driver then starts over
+/// with HELLO; the rate limit and the log budget outlive sessions, so a VF
+/// cannot refill them by resetting itself. [`Self::new`] is for a VF that
+/// is enabled anew.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VfSession {
     /// Version agreed by the last successful HELLO.
     pub negotiated: Option<Version>,
-    /// Message rate limit.
+    /// Message rate limit (survives [`Self::restart`]).
     pub limiter: RateLimiter,
-    /// Counters.
+    /// Counters of this session.
     pub counters: VfCounters,
-    logged: bool,
+    /// Log lines this VF may cause (survives [`Self::restart`]).
+    pub log: LogBudget,
 }
 
 impl VfSession {
-    /// A fresh session (no version yet, full bucket).
+    /// A fresh session (no version yet, full bucket, full log budget).
     pub const fn new(now_ns: u64) -> Self {
         Self {
             negotiated: None,
@@ -1176,18 +1256,21 @@ impl VfSession {
                 replies_dropped: 0,
                 by_kind: [0; ProtoError::KINDS],
             },
-            logged: false,
+            log: LogBudget::new(now_ns),
         }
     }
 
-    /// Forgets the version and counters, refills the bucket.
-    pub fn reset(&mut self, now_ns: u64) {
-        *self = Self::new(now_ns);
+    /// The VF was reset: forgets the version and the session's counters,
+    /// keeps the rate limit and the log budget.
+    pub fn restart(&mut self) {
+        self.negotiated = None;
+        self.counters = VfCounters::default();
     }
 
-    /// Rate-limits, validates and counts one message from this VF. A HELLO
-    /// that validates sets [`Self::negotiated`]; a failed HELLO clears it
-    /// (the VF must not keep using a version it no longer claims).
+    /// Rate-limits (by [`request_cost`]), validates and counts one message
+    /// from this VF. A HELLO that validates sets [`Self::negotiated`]; a
+    /// failed HELLO clears it (the VF must not keep using a version it no
+    /// longer claims).
     ///
     /// On `Err` the caller answers with [`error_reply`] (if `PF_MSG` is free)
     /// and logs only if [`Self::take_log_permit`] says so.
@@ -1197,7 +1280,11 @@ impl VfSession {
         slice: &Slice,
         now_ns: u64,
     ) -> Result<Request, ProtoError> {
-        if !self.limiter.allow(now_ns) {
+        let [w0, ..] = *raw;
+        if !self
+            .limiter
+            .allow_cost(now_ns, request_cost((w0 & 0xff) as u8))
+        {
             self.counters.record(ProtoError::RateLimited);
             return Err(ProtoError::RateLimited);
         }
@@ -1210,7 +1297,6 @@ impl VfSession {
                 Ok(req)
             }
             Err(e) => {
-                let [w0, ..] = *raw;
                 if w0 & 0xff == u32::from(Opcode::Hello.as_u8()) {
                     self.negotiated = None;
                 }
@@ -1228,10 +1314,11 @@ impl VfSession {
         self.counters.record(err);
     }
 
-    /// True once per session: the PF logs the first rejected message of a
-    /// VF and only counts the rest, so a hostile VF cannot flood the log.
-    pub fn take_log_permit(&mut self) -> bool {
-        !core::mem::replace(&mut self.logged, true)
+    /// Whether the PF may log a line this VF caused at `now_ns`, and how
+    /// many it did not log since the last one ([`LogBudget`]): a hostile VF
+    /// cannot flood the log, in one session or across its resets.
+    pub fn take_log_permit(&mut self, now_ns: u64) -> Option<u32> {
+        self.log.permit(now_ns)
     }
 
     /// HEARTBEAT payload for this VF.

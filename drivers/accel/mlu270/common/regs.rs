@@ -261,6 +261,11 @@ register! {
         31:0 value;
     }
 
+    /// Partition table: zeroings of entry n's memory the card completed.
+    pub PART_SCRUBS(u32)[5, stride = 0x20] @ 0x2014 {
+        31:0 value;
+    }
+
     /// VF: write 1 to send `MB_OUT` to the PF.
     pub MB_DOORBELL(u32) @ 0x0200 {
         0:0 ring;
@@ -308,6 +313,20 @@ pub const PFVF_VF_STATE: usize = 0x90 / 4;
 pub const PFVF_ABORTED: usize = 0x94 / 4;
 /// Word index of `MISUSE`.
 pub const PFVF_MISUSE: usize = 0x98 / 4;
+/// Word index of `FAULT_COUNT`: this VF's faults (only VF Enable clears it).
+pub const PFVF_FAULT_COUNT: usize = 0xa0 / 4;
+/// Word index of `FAULT_CODE`: status code of this VF's last fault.
+pub const PFVF_FAULT_CODE: usize = 0xa4 / 4;
+/// Word index of `FAULT_ADDR_LO`.
+pub const PFVF_FAULT_ADDR_LO: usize = 0xa8 / 4;
+/// Word index of `FAULT_ADDR_HI`.
+pub const PFVF_FAULT_ADDR_HI: usize = 0xac / 4;
+
+/// `VF_RESET.NOW`: reset the VF.
+pub const VF_RESET_NOW: u32 = 1 << 0;
+/// `VF_RESET.ON_ACK`: with `NOW`, once the VF has acknowledged `PF_MSG`
+/// (or after the device's 100 ms deadline).
+pub const VF_RESET_ON_ACK: u32 = 1 << 1;
 
 /// `STATUS.PF_BUSY`: the VF has not acknowledged the PF's last message.
 pub const PFVF_STATUS_PF_BUSY: u32 = 1 << 0;

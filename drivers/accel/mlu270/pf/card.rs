@@ -21,7 +21,7 @@ use crate::{
     jobs::JobQueue,
     layout::{self, CardCaps, Fraction, Layout, Slice, MAX_VFS},
     mailbox,
-    protocol::{FaultInfo, VfSession},
+    protocol::{FaultInfo, ShutdownReason, VfSession},
     regs,
 };
 
@@ -40,112 +40,113 @@ fn interrupts() -> regs::INT_ENABLE {
 }
 
 /// Per-VF bookkeeping of the PF.
-#[derive(Clone, Copy)]
+///
+/// Behind the VF's own lock in [`PfShared::vfs`], with the VF's window
+/// registers (its mailbox channels, its fault record, `VF_RESET`).
 pub(crate) struct VfState {
+    /// The VF exists (between `sriov_numvfs` = N and = 0).
+    pub(crate) enabled: bool,
     /// The slice programmed into the VF's partition table entry.
     pub(crate) slice: Slice,
-    /// Mailbox protocol state: negotiated version, rate limit, counters.
+    /// Mailbox protocol state: negotiated version, rate limit and log
+    /// budget (both outlive the VF's resets), counters.
     pub(crate) session: VfSession,
+    /// Sequence number of the PF's notifications to this VF.
+    pub(crate) notify_seq: u16,
+    /// A reset was asked of the card (`VF_RESET` `ON_ACK`) and its
+    /// `VF_EVENT` has not been seen yet.
+    pub(crate) reset_pending: bool,
+    /// SHUTDOWN was sent: the VF is about to be removed.
+    pub(crate) shutting_down: bool,
     /// Resets of this VF seen by the PF (FLR, requested, administrative).
     pub(crate) resets: u32,
+    /// `PART_SCRUBS` of the VF's entry when the PF last looked, and the
+    /// resets after which the card did not report a scrub.
+    pub(crate) scrubs_seen: u32,
+    pub(crate) scrubs_missing: u32,
     /// The VF's last fault, if any since its last reset.
     pub(crate) last_fault: Option<FaultInfo>,
+    /// The VF window's `FAULT_COUNT` when the PF last accounted it.
+    pub(crate) fault_count_seen: u32,
     /// Faults of this VF since it was enabled.
     pub(crate) faults: u32,
-    /// Faults since the VF's last reset: the fault policy's trigger.
+    /// Faults since the VF's last reset (QUERY_FAULT's count).
     pub(crate) faults_since_reset: u32,
-    /// Fault-policy resets in the current isolation window, and when it
-    /// started (these survive the resets they count).
+    /// Faults counting towards the next fault-policy reset. Only that
+    /// reset and a quiet fault window clear them, not the VF's own resets.
+    pub(crate) strikes: u32,
+    /// Fault-policy resets since the VF was last quiet for a fault window.
     pub(crate) fault_resets: u32,
-    pub(crate) fault_window_ns: u64,
     /// The VF keeps faulting: every fault resets it, without notice.
     pub(crate) isolated: bool,
     /// Resets by the fault policy since the VF was enabled.
     pub(crate) fault_policy_resets: u32,
     /// Time of the VF's last fault.
     pub(crate) last_fault_ns: u64,
-    /// Rate limits of the "faulted" and "resetting it" lines.
-    pub(crate) fault_log: LogLimit,
-    pub(crate) reset_log: LogLimit,
-}
-
-/// At most one line of a kind per [`LogLimit::INTERVAL_NS`]; the lines not
-/// logged are counted and reported with the next one.
-#[derive(Clone, Copy, Default)]
-pub(crate) struct LogLimit {
-    quiet_until_ns: u64,
-    suppressed: u32,
-}
-
-impl LogLimit {
-    const INTERVAL_NS: u64 = 5_000_000_000;
-
-    /// Whether a line may be logged at `now`; if so, how many were not
-    /// logged since the last one.
-    pub(crate) fn permit(&mut self, now: u64) -> Option<u32> {
-        if now < self.quiet_until_ns {
-            self.suppressed = self.suppressed.saturating_add(1);
-            return None;
-        }
-        self.quiet_until_ns = now.saturating_add(Self::INTERVAL_NS);
-        Some(core::mem::take(&mut self.suppressed))
-    }
 }
 
 impl VfState {
+    /// A VF that does not exist.
     const fn new(now_ns: u64) -> Self {
         Self {
+            enabled: false,
             slice: Slice::EMPTY,
             session: VfSession::new(now_ns),
+            notify_seq: 0,
+            reset_pending: false,
+            shutting_down: false,
             resets: 0,
+            scrubs_seen: 0,
+            scrubs_missing: 0,
             last_fault: None,
+            fault_count_seen: 0,
             faults: 0,
             faults_since_reset: 0,
+            strikes: 0,
             fault_resets: 0,
-            fault_window_ns: 0,
             isolated: false,
             fault_policy_resets: 0,
             last_fault_ns: 0,
-            fault_log: LogLimit {
-                quiet_until_ns: 0,
-                suppressed: 0,
-            },
-            reset_log: LogLimit {
-                quiet_until_ns: 0,
-                suppressed: 0,
-            },
         }
     }
 }
 
-/// State of the PF that changes at run time.
+/// State of the PF as a whole that changes at run time.
 pub(crate) struct PfInner {
     /// The operator's layout (the `layout` attribute), or `None` for the
     /// default layout of each VF count.
     pub(crate) chosen: Option<Layout>,
     /// Enabled VFs, as programmed by [`Card::enable_vfs`].
     pub(crate) num_vfs: usize,
-    /// One entry per possible VF; entries `num_vfs..` are unused.
-    pub(crate) vfs: [VfState; MAX_VFS],
-    /// Sequence number of the PF's notifications.
-    pub(crate) notify_seq: u16,
-    /// `FAULT_COUNT` when the PF last looked: the device counts every
-    /// fault, the interrupt only says which functions faulted since.
-    pub(crate) fault_count_seen: u32,
+}
+
+/// The PF's run-time state: card-wide, and one part per VF.
+///
+/// # Locking
+///
+/// `inner` is taken by `sriov_configure`, sysfs and debugfs, never by the
+/// interrupt handlers. Each `vfs[i]` is taken by the mailbox and fault
+/// service (the threaded IRQ handlers), by `sriov_configure` and sysfs
+/// `reset_vf`; the register accesses of VF i's window happen under it, so
+/// two threads never interleave on one VF's channel. Order: `inner`, then
+/// one `vfs[i]`; never two VF locks at once (they share a lock class).
+/// Nothing sleeps holding any of them: a VF that does not answer delays
+/// nobody.
+///
+/// Neither is held across `pci_enable_sriov()` / `pci_disable_sriov()`:
+/// those probe and remove the VF drivers, which talk to the PF over the
+/// mailbox and would deadlock.
+#[pin_data]
+pub(crate) struct PfShared {
+    #[pin]
+    pub(crate) inner: Mutex<PfInner>,
+    #[pin]
+    pub(crate) vfs: [Mutex<VfState>; MAX_VFS],
 }
 
 /// One bound MLU270 PF.
 ///
-/// # Locking
-///
-/// `state` is taken by the mailbox service (the threaded IRQ handler), by
-/// `sriov_configure` and by sysfs. It is never held across
-/// `pci_enable_sriov()` / `pci_disable_sriov()`: those probe and remove the
-/// VF drivers, which talk to the PF over the mailbox and would deadlock.
-/// The register accesses of the mailbox windows happen under `state`, so
-/// two threads never interleave on one VF's channel.
-///
-/// `state` lives in a debugfs file (`mlu270_pf-<pci address>/vfs`) that
+/// `shared` lives in a debugfs file (`mlu270_pf-<pci address>/vfs`) that
 /// shows it: the file owns it and is dropped with the card.
 #[pin_data]
 pub(crate) struct Card<'bound> {
@@ -155,7 +156,7 @@ pub(crate) struct Card<'bound> {
     /// Time base of the rate limiters.
     epoch: Instant<Monotonic>,
     #[pin]
-    pub(crate) state: debugfs::File<Mutex<PfInner>>,
+    pub(crate) shared: debugfs::File<PfShared>,
     /// The native job path (the whole card, while no VF is enabled); see
     /// [`JobQueue`] for its locking.
     #[pin]
@@ -188,7 +189,6 @@ impl<'bound> Card<'bound> {
         }
 
         let epoch = Instant::<Monotonic>::now();
-        let fault_count: u32 = bar.read(regs::FAULT_COUNT).into();
         let jobs = JobQueue::new(pdev.as_ref(), "PF", interrupts())?;
         let pdev_normal: &'bound pci::Device = pdev;
         let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
@@ -199,14 +199,16 @@ impl<'bound> Card<'bound> {
                 bar,
                 caps,
                 epoch,
-                state <- dir.read_callback_file(
+                shared <- dir.read_callback_file(
                     c"vfs",
-                    new_mutex!(PfInner {
-                        chosen: None,
-                        num_vfs: 0,
-                        vfs: [VfState::new(0); MAX_VFS],
-                        notify_seq: 0,
-                        fault_count_seen: fault_count,
+                    pin_init!(PfShared {
+                        inner <- new_mutex!(PfInner {
+                            chosen: None,
+                            num_vfs: 0,
+                        }),
+                        vfs <- pin_init::pin_init_array_from_fn(|_| {
+                            new_mutex!(VfState::new(0), "PfShared::vfs")
+                        }),
                     }),
                     &show_state,
                 ),
@@ -270,8 +272,19 @@ impl<'bound> Card<'bound> {
         self.jobs.shutdown(&self.bar);
         self.bar.write_reg(regs::INT_ENABLE::zeroed());
         self.reset_partition();
-        let mut state = self.state.lock();
-        state.num_vfs = 0;
+        let mut inner = self.shared.inner.lock();
+        inner.num_vfs = 0;
+        for lock in &self.shared.vfs {
+            lock.lock().enabled = false;
+        }
+    }
+
+    /// `PART_SCRUBS` of partition entry `entry`: how often the card
+    /// finished zeroing the memory of that entry's function.
+    pub(crate) fn scrubs(&self, entry: usize) -> u32 {
+        regs::PART_SCRUBS::try_at(entry)
+            .map(|loc| self.bar.read(loc).into())
+            .unwrap_or(0)
     }
 
     /// Writes one partition table entry (0 = PF, 1 + i = VF i).
@@ -341,7 +354,7 @@ impl<'bound> Card<'bound> {
         now: u64,
     ) -> Result<u16> {
         {
-            let mut state = self.state.lock();
+            let mut state = self.shared.inner.lock();
             if state.num_vfs != 0 {
                 dev_err!(
                     pdev,
@@ -375,8 +388,6 @@ impl<'bound> Card<'bound> {
             for (vf, slice) in slices.iter().enumerate() {
                 let programmed = if vf < n { *slice } else { Slice::EMPTY };
                 self.write_entry(1 + vf, &programmed);
-                state.vfs[vf] = VfState::new(now);
-                state.vfs[vf].slice = programmed;
             }
             let status = self.bar.read(regs::PART_STATUS);
             let invalid: u32 = status.entry_invalid().into();
@@ -389,6 +400,14 @@ impl<'bound> Card<'bound> {
                 self.clear_partition();
                 return Err(EIO);
             }
+            // Before VF Enable: the VF drivers talk to the PF as they probe.
+            for (vf, (lock, slice)) in self.shared.vfs.iter().zip(slices.iter()).enumerate() {
+                let mut vfs = lock.lock();
+                *vfs = VfState::new(now);
+                vfs.enabled = vf < n;
+                vfs.slice = if vf < n { *slice } else { Slice::EMPTY };
+                vfs.scrubs_seen = self.scrubs(1 + vf);
+            }
             state.num_vfs = n;
             dev_info!(
                 pdev,
@@ -398,18 +417,39 @@ impl<'bound> Card<'bound> {
             );
         }
 
+        let native_scrubs = self.scrubs(0);
         if let Err(e) = pdev.enable_sriov(num_vfs) {
             dev_err!(pdev, "pci_enable_sriov({}) failed: {:?}\n", n, e);
-            self.clear_partition();
-            self.state.lock().num_vfs = 0;
+            self.forget_vfs();
             return Err(e);
+        }
+        // The PF's native users' data must not reach a VF: the card zeroes
+        // its memory when VF Enable is set. Check that it says it did.
+        if self.scrubs(0) == native_scrubs {
+            dev_err!(
+                pdev,
+                "the card did not report zeroing its memory when the VFs were enabled: disabling them again (-EIO)\n"
+            );
+            pdev.disable_sriov();
+            self.forget_vfs();
+            return Err(EIO);
         }
         Ok(num_vfs)
     }
 
+    /// No VF exists any more: empty their entries, forget their state.
+    fn forget_vfs(&self) {
+        self.clear_partition();
+        let mut inner = self.shared.inner.lock();
+        inner.num_vfs = 0;
+        for lock in &self.shared.vfs {
+            lock.lock().enabled = false;
+        }
+    }
+
     /// sysfs `layout`: the operator's choice, or "default".
     pub(crate) fn show_layout(&self, buf: &mut SysfsBuffer<'_>) -> Result {
-        let state = self.state.lock();
+        let state = self.shared.inner.lock();
         let mut text = [0u8; LAYOUT_TEXT];
         writeln!(buf, "{}", layout_text(state.chosen.as_ref(), &mut text))?;
         Ok(())
@@ -418,7 +458,7 @@ impl<'bound> Card<'bound> {
     /// sysfs `layout` write: a new choice, only while no VF exists. On any
     /// error nothing changes.
     pub(crate) fn store_layout(&self, pdev: &pci::Device<Bound>, input: &[u8]) -> Result {
-        let mut state = self.state.lock();
+        let mut state = self.shared.inner.lock();
         match layout::store_layout(input, state.num_vfs) {
             Ok(chosen) => {
                 state.chosen = chosen;
@@ -512,16 +552,36 @@ impl<'bound> Card<'bound> {
         Ok(())
     }
 
-    pub(crate) fn disable_vfs(&self, pdev: &pci::Device<Core<'_>>) {
-        mailbox::notify_shutdown(self);
-        pdev.disable_sriov();
-        self.clear_partition();
-        let mut state = self.state.lock();
-        if state.num_vfs != 0 {
-            dev_info!(pdev, "disabled {} VFs\n", state.num_vfs);
+    /// Removes the VFs (after telling them why) and gives the card back to
+    /// the native job node, once the card says it zeroed every VF's memory:
+    /// what the last tenant of a VF left must not reach the PF's native
+    /// users. If the card does not say so, the native node stays blocked.
+    pub(crate) fn disable_vfs(&self, pdev: &pci::Device<Core<'_>>, why: ShutdownReason) {
+        let num_vfs = self.shared.inner.lock().num_vfs;
+        let mut scrubs = [0u32; MAX_VFS];
+        for (vf, seen) in scrubs.iter_mut().enumerate().take(num_vfs) {
+            *seen = self.scrubs(1 + vf);
         }
-        state.num_vfs = 0;
-        drop(state);
+        mailbox::notify_shutdown(self, why);
+        pdev.disable_sriov();
+        let mut unscrubbed = 0u32;
+        for (vf, seen) in scrubs.iter().enumerate().take(num_vfs) {
+            if self.scrubs(1 + vf) == *seen {
+                unscrubbed |= 1 << vf;
+            }
+        }
+        self.forget_vfs();
+        if num_vfs != 0 {
+            dev_info!(pdev, "disabled {} VFs\n", num_vfs);
+        }
+        if unscrubbed != 0 {
+            dev_err!(
+                pdev,
+                "the card did not report zeroing the memory of VFs {:#x}: the native job node stays unavailable until the card is reset\n",
+                unscrubbed
+            );
+            return;
+        }
         let _ = self.jobs.set_blocked(false);
     }
 
@@ -572,8 +632,8 @@ pub(crate) fn layout_text<'a>(layout: Option<&Layout>, buf: &'a mut [u8; LAYOUT_
 
 /// debugfs `vfs`: the layout and every enabled VF's slice and counters, one
 /// line per VF, for operators and the selftests.
-fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let state = state.lock();
+fn show_state(shared: &PfShared, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let state = shared.inner.lock();
     let mut text = [0u8; LAYOUT_TEXT];
     writeln!(
         f,
@@ -583,16 +643,17 @@ fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result
     )?;
     writeln!(
         f,
-        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr fault_resets isolated"
+        "vf quarters ipu vpu jpu mem_mb version accepted rejected rate_limited replies_dropped resets faults last_fault_code last_fault_addr fault_resets isolated log_suppressed reset_pending scrubs_missing"
     )?;
-    for (vf, v) in state.vfs.iter().enumerate().take(state.num_vfs) {
+    for (vf, lock) in shared.vfs.iter().enumerate().take(state.num_vfs) {
+        let v = lock.lock();
         let c = &v.session.counters;
         let (code, addr) = v
             .last_fault
             .map_or((0, 0), |fault| (fault.code, fault.addr));
         writeln!(
             f,
-            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x} {} {}",
+            "{} {} {:#06x} {:#x} {:#x} {} {} {} {} {} {} {} {} {} {:#x} {} {} {} {} {}",
             vf,
             v.slice.quarters,
             v.slice.ipu_mask,
@@ -609,7 +670,10 @@ fn show_state(state: &Mutex<PfInner>, f: &mut fmt::Formatter<'_>) -> fmt::Result
             code,
             addr,
             v.fault_policy_resets,
-            u8::from(v.isolated)
+            u8::from(v.isolated),
+            v.session.log.suppressed(),
+            u8::from(v.reset_pending),
+            v.scrubs_missing
         )?;
     }
     Ok(())

@@ -31,11 +31,7 @@ vf0=$(mlu270_vf_of "$pf" 0)
 vf1=$(mlu270_vf_of "$pf" 1)
 echo "$vf1" >/sys/bus/pci/drivers/mlu270_vf/unbind
 
-col() {
-	awk -v vf="$1" -v name="$2" '
-		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
-		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$pf/vfs"
-}
+col() { mlu270_vfs_col "$pf" "$1" "$2"; }
 # The PF handles VF 1's faults on the CPU its event interrupt goes to, VF
 # 0's completions are handled on the CPU of VF 0's queue interrupt (both
 # managed affinity, fixed). The storm runs on the PF's CPU unless VF 0's
@@ -105,7 +101,7 @@ storm_done() { [ "$storm_rc" = 0 ] && grep -q "^faults=$count " /tmp/storm.out; 
 mlu270_check "$count faults made by VF 1" storm_done
 isolated() {
 	[ "$(col 1 isolated)" = 1 ] && [ "$(col 1 fault_resets)" -ge 3 ] &&
-		log_since storm | grep -q "mlu270_pf $pf: VF 1: isolated: 3 fault resets within 10 s"
+		log_since storm | grep -q "mlu270_pf $pf: VF 1: isolated: 3 fault resets without 10 s of quiet"
 }
 mlu270_check "the PF isolated VF 1" isolated
 few_lines() {

@@ -28,7 +28,8 @@
  *   faults=N resets=N
  *
  * (resets: how often it found its queue cleared by a reset of the VF).
- * PAUSE_US spreads the faults out (a pause after each).
+ * PAUSE_US spreads the faults out (a pause after each). Each fault names
+ * host address 0x100_0000_0000 + (SEED & 0xff) * 64 KiB.
  *
  * With "ping" it measures the mailbox instead: HELLO, then COUNT HEARTBEAT
  * round trips, 25 ms apart (under the PF's rate limit). For each it times
@@ -46,6 +47,18 @@
  * hardware costs by itself. Same output as "ping".
  *
  *   mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED echo /sys/bus/pci/devices/<pf> INDEX
+ *
+ * With "resetloop" it asks for COUNT resets, each a HELLO and a
+ * RESET_REQUEST whose reply it never acknowledges (with "resetloop-ack"
+ * it does): the PF must not wait for the acknowledgement, and the card
+ * resets the VF at its deadline. It prints
+ *
+ *   requests=N resets=N busy=N dropped=N lost=N
+ *
+ * (busy: EBUSY replies; dropped: requests that got no reply, the rate
+ * limit's; lost: an accepted request without a reset, or a message the
+ * PF did not take) and exits 1 if lost > 0. With "resetreq" it asks for
+ * one reset, acknowledges the reply and prints "reset=1" once it came.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +81,7 @@
 #define CQ_BASE_HI	0x124
 #define Q_ENABLED	(1u << 0)
 #define Q_STOPPED	(1u << 2)
+#define SCRATCH		0x00c
 #define MB_DOORBELL	0x200
 #define MB_STATUS	0x204
 #define MB_ACK		0x208
@@ -200,6 +214,8 @@ static void make(uint32_t *m, const uint32_t *prev, uint16_t *seq)
 	}
 }
 
+static uint32_t fault_seed;
+
 /* COUNT descriptor fetches that fail: each is a DMA_ERROR fault. */
 static int fault_storm(unsigned long count, unsigned long pause_us)
 {
@@ -214,8 +230,11 @@ static int fault_storm(unsigned long count, unsigned long pause_us)
 			if (!(st & Q_STOPPED) && rd(Q_SIZE) == 0)
 				resets++; /* the PF reset us: registers cleared */
 			wr(Q_CTRL, 0);
-			/* 1 TiB: no RAM there either. */
-			wr(Q_BASE_LO, 0);
+			/*
+			 * 1 TiB: no RAM there either. SEED picks the 64 KiB
+			 * block, so that two VFs' faults name two addresses.
+			 */
+			wr(Q_BASE_LO, (fault_seed & 0xff) << 16);
 			wr(Q_BASE_HI, 0x100);
 			wr(CQ_BASE_LO, 0x10000);
 			wr(CQ_BASE_HI, 0x100);
@@ -245,6 +264,119 @@ static int fault_storm(unsigned long count, unsigned long pause_us)
 			usleep(pause_us);
 	}
 	printf("faults=%lu resets=%lu\n", faults, resets);
+	return 0;
+}
+
+/* Sends one message; 0 once the PF took it (within 2 s). */
+static int post(const uint32_t *m)
+{
+	if (wait_taken())
+		return -1;
+	for (int i = 0; i < WORDS; i++)
+		wr(MB_OUT + 4 * i, m[i]);
+	wr(MB_DOORBELL, 1);
+	return wait_taken();
+}
+
+/* Waits up to @ms for a PF message; its status word (w1 >> 16), or -1. */
+static int await_reply(unsigned int ms, int ack)
+{
+	uint64_t start = now_us();
+
+	while (!(rd(MB_STATUS) & IN_VALID)) {
+		if (now_us() - start > ms * 1000ull)
+			return -1;
+		usleep(100);
+	}
+	{
+		int status = rd(MB_IN + 4) >> 16;
+
+		if (ack)
+			wr(MB_ACK, 1);
+		return status;
+	}
+}
+
+/* HELLO (v1..v2), answered and acknowledged; 0 if the PF agreed. */
+static int hello(uint16_t seq)
+{
+	uint32_t m[WORDS] = { header(0x01, 0, 4), seq, 1u | 2u << 16 };
+
+	while (rd(MB_STATUS) & IN_VALID)
+		wr(MB_ACK, 1);
+	return post(m) || await_reply(1000, 1) ? -1 : 0;
+}
+
+/* Waits up to @ms for our reset (it clears SCRATCH); 0 if it came. */
+static int await_reset(unsigned int ms)
+{
+	uint64_t start = now_us();
+
+	while (rd(SCRATCH)) {
+		if (now_us() - start > ms * 1000ull)
+			return -1;
+		usleep(200);
+	}
+	return 0;
+}
+
+/*
+ * A VF that asks to be reset over and over: HELLO, RESET_REQUEST, and the
+ * reply is never acknowledged (with @ack 0): the PF must neither wait for
+ * it nor let the loop cost anybody else anything. Counts what the PF did:
+ * resets (each request it accepted ends in one, by the card's deadline if
+ * not by our ACK), EBUSY replies, and requests it dropped (rate limit).
+ */
+static int reset_loop(unsigned long count, int ack)
+{
+	unsigned long resets = 0, busy = 0, dropped = 0, lost = 0;
+	uint16_t seq = 0;
+
+	for (unsigned long i = 0; i < count; i++) {
+		uint32_t m[WORDS] = { header(0x03, 0, 0) };
+		int status;
+
+		if (hello(++seq)) {
+			/* No reply: the rate limit dropped the HELLO. */
+			dropped++;
+			usleep(20000);
+			continue;
+		}
+		wr(SCRATCH, 1);
+		m[1] = ++seq;
+		if (post(m)) {
+			lost++;
+			continue;
+		}
+		status = await_reply(300, ack);
+		if (status > 0) {
+			busy += status == 16;
+			continue;
+		}
+		if (status < 0)
+			dropped++;
+		/* Accepted (or dropped): the reset follows, or never comes. */
+		if (await_reset(status < 0 ? 50 : 1000) == 0)
+			resets++;
+		else if (status == 0)
+			lost++;
+	}
+	printf("requests=%lu resets=%lu busy=%lu dropped=%lu lost=%lu\n",
+	       count, resets, busy, dropped, lost);
+	return lost ? 1 : 0;
+}
+
+/* One RESET_REQUEST, acknowledged; 0 once the VF was reset. */
+static int reset_request(void)
+{
+	uint32_t m[WORDS] = { header(0x03, 0, 0), 2 };
+
+	if (hello(1))
+		return 1;
+	wr(SCRATCH, 1);
+	if (post(m) || await_reply(1000, 1) != 0 || await_reset(2000))
+		return 1;
+	printf("reset=1\n");
 	return 0;
 }
 
@@ -400,13 +532,17 @@ int main(int argc, char **argv)
 	uint16_t seq = 0;
 	bool echo = argc == 7 && !strcmp(argv[4], "echo");
 
+	bool mode5 = argc == 5 && (!strcmp(argv[4], "ping") || !strcmp(argv[4], "resetloop") ||
+				   !strcmp(argv[4], "resetloop-ack") || !strcmp(argv[4], "resetreq"));
+
 	if (argc != 4 && !((argc == 5 || argc == 6) && !strcmp(argv[4], "faults")) &&
-	    !(argc == 5 && !strcmp(argv[4], "ping")) && !echo) {
-		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US] | ping | echo PF INDEX]\n");
+	    !mode5 && !echo) {
+		fprintf(stderr, "usage: mlu270_fuzz /sys/bus/pci/devices/<vf> COUNT SEED [faults [PAUSE_US] | ping | resetloop | resetloop-ack | resetreq | echo PF INDEX]\n");
 		return 2;
 	}
 	count = strtoul(argv[2], NULL, 0);
 	lcg_state = strtoul(argv[3], NULL, 0);
+	fault_seed = lcg_state;
 	if (enable_memory(argv[1])) {
 		fprintf(stderr, "%s: cannot enable memory decoding: %s\n", argv[1], strerror(errno));
 		return 1;
@@ -427,6 +563,12 @@ int main(int argc, char **argv)
 	}
 	if (echo || (argc == 5 && !strcmp(argv[4], "ping")))
 		return ping(count);
+	if (argc == 5 && !strcmp(argv[4], "resetloop"))
+		return reset_loop(count, 0);
+	if (argc == 5 && !strcmp(argv[4], "resetloop-ack"))
+		return reset_loop(count, 1);
+	if (argc == 5 && !strcmp(argv[4], "resetreq"))
+		return reset_request();
 	if (argc >= 5)
 		return fault_storm(count, argc == 6 ? strtoul(argv[5], NULL, 0) : 0);
 

@@ -28,6 +28,25 @@
  *   mlu270_job NODE hold MS [READY_FILE]
  *                                      the same stream with 4 MiB jobs for
  *                                      MS ms (or until SIGTERM)
+ *   mlu270_job NODE readloop MS [READY_FILE]
+ *                                      4 MiB READs for MS ms; SIGUSR1
+ *                                      interrupts them (EINTR); prints
+ *                                      reads= eintr= errors=; READY_FILE
+ *                                      appears once SIGUSR1 is handled
+ *   mlu270_job NODE pending COUNT LEN [READY_FILE]
+ *                                      submits COUNT fills of LEN bytes and
+ *                                      never collects them; prints
+ *                                      pending= refused=, then sleeps until
+ *                                      SIGTERM
+ *   mlu270_job NODE threads T COUNT    T threads share the file, each
+ *                                      submits COUNT 1 MiB fills without
+ *                                      collecting them; prints submitted=
+ *                                      busy= other=
+ *   mlu270_job NODE uffdread READY_FILE MS
+ *                                      a 1 MiB READ into memory whose pages
+ *                                      only userfaultfd provides, MS ms
+ *                                      after READY_FILE appears; prints
+ *                                      read=<errno name or 0>
  *
  * The stream keeps up to DEPTH (8) jobs in flight; each job's destination
  * is checked with a CRC job when it is collected. READY_FILE, if given, is
@@ -66,10 +85,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include <misc/mlu270.h>
 
@@ -925,11 +947,214 @@ out:
 	return rc;
 }
 
+/* ---- One file's trouble is that file's ---------------------------------- */
+
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void touch(const char *path)
+{
+	int f;
+
+	if (!path)
+		return;
+	f = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (f >= 0)
+		close(f);
+}
+
+/*
+ * READs interrupted by signals: each interrupted READ fails with EINTR,
+ * which must cost this file its transfer and nobody anything else.
+ */
+static int cmd_readloop(uint64_t ms, const char *ready)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART */
+	uint64_t len = 4 << 20, reads = 0, eintr = 0, errors = 0;
+	void *buf = xmalloc(len);
+	uint64_t start = mono_ms();
+
+	sigaction(SIGUSR1, &sa, NULL);
+	signal(SIGTERM, on_term);
+	touch(ready);
+	while (mono_ms() - start < ms && !stop) {
+		int ret = xfer(false, 0, buf, len);
+
+		if (!ret) {
+			reads++;
+		} else if (ret == -EINTR) {
+			eintr++;
+		} else {
+			fail("READ: %s", strerror(-ret));
+			errors++;
+		}
+	}
+	printf("reads=%" PRIu64 " eintr=%" PRIu64 " errors=%" PRIu64 "\n",
+	       reads, eintr, errors);
+	free(buf);
+	return errors ? 1 : 0;
+}
+
+static int cmd_pending(uint64_t count, uint32_t len, const char *ready)
+{
+	uint64_t n = 0;
+	int ret = 0;
+
+	signal(SIGTERM, on_term);
+	for (; n < count; n++) {
+		struct mlu270_job j = {
+			.opcode = MLU270_OP_IPU_FILL, .dst = 0, .len = len,
+		};
+
+		ret = submit(&j);
+		if (ret)
+			break;
+	}
+	printf("pending=%" PRIu64 " refused=%s\n", n, ret ? strerror(-ret) : "none");
+	fflush(stdout);
+	touch(ready);
+	while (!stop)
+		pause();
+	return 0;
+}
+
+struct submitter {
+	pthread_t thread;
+	uint64_t count, ok, busy, other;
+};
+
+static void *submitter_main(void *arg)
+{
+	struct submitter *t = arg;
+
+	for (uint64_t i = 0; i < t->count; i++) {
+		struct mlu270_job j = {
+			.opcode = MLU270_OP_IPU_FILL, .dst = 0, .len = 1 << 20,
+		};
+		int ret = submit(&j);
+
+		if (!ret)
+			t->ok++;
+		else if (ret == -EBUSY)
+			t->busy++;
+		else
+			t->other++;
+	}
+	return NULL;
+}
+
+/*
+ * Threads sharing one file: the file has MAX_JOBS_PER_FILE places, however
+ * many threads submit at once and however long they wait for ring space.
+ */
+static int cmd_threads(unsigned int nthreads, uint64_t count)
+{
+	struct submitter *t = xmalloc(nthreads * sizeof(*t));
+	uint64_t ok = 0, busy = 0, other = 0;
+
+	for (unsigned int i = 0; i < nthreads; i++) {
+		t[i].count = count;
+		if (pthread_create(&t[i].thread, NULL, submitter_main, &t[i])) {
+			perror("pthread_create");
+			return 2;
+		}
+	}
+	for (unsigned int i = 0; i < nthreads; i++) {
+		pthread_join(t[i].thread, NULL);
+		ok += t[i].ok;
+		busy += t[i].busy;
+		other += t[i].other;
+	}
+	printf("submitted=%" PRIu64 " busy=%" PRIu64 " other=%" PRIu64 "\n",
+	       ok, busy, other);
+	free(t);
+	return other ? 1 : 0;
+}
+
+struct uffd_read {
+	void *buf;
+	size_t len;
+	int ret;
+};
+
+static void *uffd_reader(void *arg)
+{
+	struct uffd_read *r = arg;
+
+	r->ret = xfer(false, 0, r->buf, r->len);
+	return NULL;
+}
+
+/*
+ * A READ whose user copy waits on a page only userfaultfd provides, as a
+ * buffer backed by a FUSE daemon that does not answer would: the
+ * function's unbind must not wait for it. The pages are provided (zero)
+ * MS ms after READY_FILE is created, so that a kernel that does wait is
+ * seen waiting that long, not forever.
+ */
+static int cmd_uffdread(const char *ready, uint64_t ms)
+{
+	size_t len = 1 << 20;
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffd_read r = { .len = len };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffdio_zeropage zp;
+	pthread_t thread;
+	int uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+
+	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
+		fail("userfaultfd: %s", strerror(errno));
+		return 1;
+	}
+	r.buf = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (r.buf == MAP_FAILED) {
+		fail("mmap: %s", strerror(errno));
+		return 1;
+	}
+	reg.range.start = (uintptr_t)r.buf;
+	reg.range.len = len;
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
+		fail("UFFDIO_REGISTER: %s", strerror(errno));
+		return 1;
+	}
+	if (pthread_create(&thread, NULL, uffd_reader, &r)) {
+		fail("pthread_create");
+		return 1;
+	}
+	/* Give the READ time to reach its user copy. */
+	usleep(300000);
+	touch(ready);
+	usleep(ms * 1000);
+	zp.range.start = (uintptr_t)r.buf;
+	zp.range.len = len;
+	zp.mode = 0;
+	ioctl(uffd, UFFDIO_ZEROPAGE, &zp);
+	pthread_join(thread, NULL);
+	printf("read=%s\n", r.ret ? strerror(-r.ret) : "0");
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: mlu270_job NODE info|ops|errors|fill ADDR BYTE LEN|"
 		"crc ADDR LEN|time OP LEN|latency COUNT [OP LEN]|"
-		"stream COUNT [LEN [READY_FILE]]|hold MS [READY_FILE]\n");
+		"stream COUNT [LEN [READY_FILE]]|hold MS [READY_FILE]|"
+		"readloop MS [READY_FILE]|pending COUNT LEN [READY_FILE]|threads T COUNT|"
+		"uffdread READY_FILE MS\n");
 	exit(2);
 }
 
@@ -965,6 +1190,15 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "stream") && argc >= 4 && argc <= 6)
 		return cmd_stream(num(argv[3]), argc >= 5 ? num(argv[4]) : 65536,
 				  false, 0, argc == 6 ? argv[5] : NULL);
+	if (!strcmp(cmd, "readloop") && (argc == 4 || argc == 5))
+		return cmd_readloop(num(argv[3]), argc == 5 ? argv[4] : NULL);
+	if (!strcmp(cmd, "pending") && (argc == 5 || argc == 6))
+		return cmd_pending(num(argv[3]), num(argv[4]),
+				   argc == 6 ? argv[5] : NULL);
+	if (!strcmp(cmd, "threads") && argc == 5)
+		return cmd_threads(num(argv[3]), num(argv[4]));
+	if (!strcmp(cmd, "uffdread") && argc == 5)
+		return cmd_uffdread(argv[3], num(argv[4]));
 	if (!strcmp(cmd, "hold") && (argc == 4 || argc == 5))
 		return cmd_stream(0, 4 << 20, true, num(argv[3]),
 				  argc == 5 ? argv[4] : NULL);

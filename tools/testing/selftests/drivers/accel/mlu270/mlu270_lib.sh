@@ -100,6 +100,14 @@ mlu270_vf_of() {
 	basename "$(readlink -f "/sys/bus/pci/devices/$1/virtfn$2")"
 }
 
+# mlu270_vfs_col PF VF NAME: column NAME of VF's line in the PF's debugfs
+# table (/sys/kernel/debug/mlu270_pf-<PF>/vfs), found by its header.
+mlu270_vfs_col() {
+	awk -v vf="$2" -v name="$3" '
+		NR == 2 { for (i = 1; i <= NF; i++) if ($i == name) c = i }
+		NR > 2 && $1 == vf { print $c }' "/sys/kernel/debug/mlu270_pf-$1/vfs"
+}
+
 # Physical address of BAR 0 of PCI device $1.
 mlu270_bar0() {
 	local start

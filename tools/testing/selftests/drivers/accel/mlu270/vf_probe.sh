@@ -27,7 +27,7 @@ restore() {
 }
 trap restore EXIT
 
-ktap_set_plan 17
+ktap_set_plan 18
 
 mlu270_require_pf
 echo 0 >"$sys/sriov_numvfs"
@@ -119,6 +119,18 @@ echo 0 >"$sys/sriov_numvfs"
 mlu270_check "echo 0 removes the 4 VFs" [ "$(mlu270_count_devices 0x0271)" = 0 ]
 shutdown_seen() { [ "$(log_count disable 'PF notification \(shutdown: VFs are being disabled\)')" = 4 ]; }
 mlu270_check "each VF logged the PF's SHUTDOWN notification" shutdown_seen
+
+# Unbinding the PF with VFs: they hear why (SHUTDOWN, Removing) before
+# they go.
+echo 4 >"$sys/sriov_numvfs"
+mark pfunbind
+echo "$pf" >"$sys/driver/unbind"
+removing_seen() {
+	[ "$(log_count pfunbind 'PF notification \(shutdown: the PF driver is unbinding\)')" = 4 ] &&
+		[ "$(mlu270_count_devices 0x0271)" = 0 ]
+}
+mlu270_check "unbinding the PF: each VF logged SHUTDOWN (the PF driver is unbinding)" removing_seen
+echo "$pf" >/sys/bus/pci/drivers/mlu270_pf/bind
 
 # No PF driver: pci-pf-stub enables the VF, nobody answers the mailbox.
 modprobe pci-pf-stub
