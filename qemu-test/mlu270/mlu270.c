@@ -1590,8 +1590,9 @@ static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
     if (f->q_error > MLU270_ST_BAD_QUEUE) {
         return "unknown queue error";
     }
-    if (f->reset_armed && (fn == 0 || !f->pf_busy)) {
-        return "a deferred reset without a message to wait for";
+    if (f->reset_armed && (fn == 0 || !f->pf_busy ||
+                           !timer_pending(f->reset_timer))) {
+        return "a deferred reset without a message or a deadline";
     }
     if (!enabled && (f->q_enabled || f->busy || f->vf_busy || f->pf_busy ||
                      f->reset_armed)) {
@@ -1718,9 +1719,19 @@ static const VMStateDescription vmstate_mlu270_part = {
     },
 };
 
+/* Sent only when there is something in it: older targets can then load. */
 static bool mlu270_records_needed(void *opaque)
 {
-    return true;
+    Mlu270State *s = opaque;
+
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        if (s->fn[fn].fault_count || s->fn[fn].fault_code ||
+            s->fn[fn].fault_addr || s->fn[fn].reset_armed ||
+            s->part[fn].scrubs) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /*

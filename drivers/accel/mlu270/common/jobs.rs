@@ -750,18 +750,11 @@ impl JobQueue {
     /// device that does not complete the job within [`BOUNCE_TIMEOUT_MS`]
     /// makes the queue restart, which fails every job in flight.
     fn bounce_job(&self, bar: &Bar0<'_>, bounce: &mut Bounce, job: &Job) -> Result {
-        if let Some(handle) = bounce.outstanding {
-            match self.wait(bar, &self.kernel_jobs, handle, BOUNCE_TIMEOUT_MS) {
-                Ok(_) | Err(EINVAL) => bounce.outstanding = None,
-                Err(EINTR) => return Err(EINTR),
-                Err(e) => return Err(self.bounce_stuck(bar, bounce, e)),
-            }
-        }
         let handle = {
             let mut st = self.state.lock();
             self.submit_locked(bar, &mut st, &self.kernel_jobs, job)?
         };
-        let outcome = match self.wait(bar, &self.kernel_jobs, handle, BOUNCE_TIMEOUT_MS) {
+        let outcome = match self.wait_bounce(bar, handle) {
             Ok(o) => o,
             Err(EINTR) => {
                 bounce.outstanding = Some(handle);
@@ -773,6 +766,42 @@ impl JobQueue {
             status::OK => Ok(()),
             status::OUT_OF_SLICE => Err(ERANGE),
             _ => Err(EIO),
+        }
+    }
+
+    /// Waits until the buffer is the caller's: for the bounce job whose
+    /// waiter was interrupted, if any. Called before the buffer is written.
+    fn drain_bounce(&self, bar: &Bar0<'_>, bounce: &mut Bounce) -> Result {
+        let Some(handle) = bounce.outstanding else {
+            return Ok(());
+        };
+        match self.wait_bounce(bar, handle) {
+            Ok(_) | Err(EINVAL) => {
+                bounce.outstanding = None;
+                Ok(())
+            }
+            Err(EINTR) => Err(EINTR),
+            Err(e) => Err(self.bounce_stuck(bar, bounce, e)),
+        }
+    }
+
+    /// Waits for bounce job `handle`. Its time in the ring behind other
+    /// files' jobs does not count: `ETIMEDOUT` only once the device has
+    /// completed nothing for [`BOUNCE_TIMEOUT_MS`], so that other files'
+    /// long jobs cannot make the queue restart under everyone.
+    fn wait_bounce(&self, bar: &Bar0<'_>, handle: u64) -> Result<Outcome> {
+        let mut head: u32 = bar.read(regs::Q_HEAD).into();
+        loop {
+            match self.wait(bar, &self.kernel_jobs, handle, BOUNCE_TIMEOUT_MS) {
+                Err(ETIMEDOUT) => {
+                    let now: u32 = bar.read(regs::Q_HEAD).into();
+                    if now == head {
+                        return Err(ETIMEDOUT);
+                    }
+                    head = now;
+                }
+                result => return result,
+            }
         }
     }
 
@@ -804,6 +833,7 @@ impl JobQueue {
     /// already copied from user memory) to window address `dev_addr`.
     pub(crate) fn write_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &[u8]) -> Result {
         let mut bounce = self.transfer.lock();
+        self.drain_bounce(bar, &mut bounce)?;
         io_project!(&self.bounce, [try: 0..data.len()]).copy_from_slice(data);
         self.bounce_job(
             bar,
@@ -822,6 +852,7 @@ impl JobQueue {
     /// `data` (at most [`BOUNCE_BYTES`]; copied to user memory after).
     pub(crate) fn read_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &mut [u8]) -> Result {
         let mut bounce = self.transfer.lock();
+        self.drain_bounce(bar, &mut bounce)?;
         self.bounce_job(
             bar,
             &mut bounce,

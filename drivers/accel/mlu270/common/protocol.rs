@@ -1220,8 +1220,8 @@ pub const fn request_cost(opcode: u8) -> u32 {
     }
 }
 
-/// Tokens of a RESET_REQUEST: with the default bucket, at most one reset
-/// a second once the burst is spent.
+/// Tokens of a RESET_REQUEST: with the default bucket (50 tokens a
+/// second), at most two resets a second once the burst is spent.
 pub const RESET_REQUEST_COST: u32 = 25;
 
 /// PF-side protocol state of one VF.

@@ -118,6 +118,10 @@ pub(crate) struct PfInner {
     pub(crate) chosen: Option<Layout>,
     /// Enabled VFs, as programmed by [`Card::enable_vfs`].
     pub(crate) num_vfs: usize,
+    /// The card did not report a scrub that hands memory from VFs to the
+    /// native node or back: the native node stays blocked until the driver
+    /// is bound again.
+    pub(crate) native_quarantined: bool,
 }
 
 /// The PF's run-time state: card-wide, and one part per VF.
@@ -205,6 +209,7 @@ impl<'bound> Card<'bound> {
                         inner <- new_mutex!(PfInner {
                             chosen: None,
                             num_vfs: 0,
+                            native_quarantined: false,
                         }),
                         vfs <- pin_init::pin_init_array_from_fn(|_| {
                             new_mutex!(VfState::new(0), "PfShared::vfs")
@@ -340,7 +345,7 @@ impl<'bound> Card<'bound> {
             return Err(e);
         }
         let result = self.enable_vfs_unblocked(pdev, num_vfs, n, now);
-        if result.is_err() {
+        if result.is_err() && !self.shared.inner.lock().native_quarantined {
             let _ = self.jobs.set_blocked(false);
         }
         result
@@ -407,6 +412,7 @@ impl<'bound> Card<'bound> {
                 vfs.enabled = vf < n;
                 vfs.slice = if vf < n { *slice } else { Slice::EMPTY };
                 vfs.scrubs_seen = self.scrubs(1 + vf);
+                vfs.fault_count_seen = mailbox::fault_count(self, vf);
             }
             state.num_vfs = n;
             dev_info!(
@@ -432,6 +438,7 @@ impl<'bound> Card<'bound> {
             );
             pdev.disable_sriov();
             self.forget_vfs();
+            self.shared.inner.lock().native_quarantined = true;
             return Err(EIO);
         }
         Ok(num_vfs)
@@ -577,12 +584,14 @@ impl<'bound> Card<'bound> {
         if unscrubbed != 0 {
             dev_err!(
                 pdev,
-                "the card did not report zeroing the memory of VFs {:#x}: the native job node stays unavailable until the card is reset\n",
+                "the card did not report zeroing the memory of VFs {:#x}: the native job node stays unavailable until the driver is bound again\n",
                 unscrubbed
             );
-            return;
+            self.shared.inner.lock().native_quarantined = true;
         }
-        let _ = self.jobs.set_blocked(false);
+        if !self.shared.inner.lock().native_quarantined {
+            let _ = self.jobs.set_blocked(false);
+        }
     }
 
     /// Serves every pending interrupt cause but the native queue's (vector
@@ -602,9 +611,7 @@ impl<'bound> Card<'bound> {
         self.bar.write_reg(pending);
 
         if pending.vf_event().into() {
-            let events: u32 = self.bar.read(regs::VF_EVENT).into();
-            self.bar.write_reg(regs::VF_EVENT::from(events));
-            mailbox::vf_reset_seen(self, events);
+            mailbox::vf_reset_seen(self);
         }
         if pending.fault().into() {
             mailbox::fault_seen(self);

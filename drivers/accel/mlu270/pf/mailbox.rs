@@ -178,15 +178,22 @@ fn serve(card: &Card<'_>, vf: usize, vfs: &mut VfState, raw: &[u32; MSG_WORDS]) 
     reply(card, vf, vfs, &msg);
 }
 
-/// VFs in `events` were reset (FLR or `VF_RESET`): start their sessions
-/// over, and check that the card zeroed their memory.
-pub(crate) fn vf_reset_seen(card: &Card<'_>, events: u32) {
+/// VFs were reset (FLR or `VF_RESET`, bits of `VF_EVENT`): start their
+/// sessions over, and check that the card zeroed their memory.
+///
+/// Both the mailbox and the event vector may run this for one event: each
+/// VF's bit is read and cleared under that VF's lock, so only one of them
+/// handles it.
+pub(crate) fn vf_reset_seen(card: &Card<'_>) {
     let now = card.now_ns();
     for (vf, lock) in card.shared.vfs.iter().enumerate() {
-        if events & (1 << vf) == 0 {
+        let mut vfs = lock.lock();
+        let bit = 1u32 << vf;
+        let events: u32 = card.bar.read(regs::VF_EVENT).into();
+        if events & bit == 0 {
             continue;
         }
-        let mut vfs = lock.lock();
+        card.bar.write_reg(regs::VF_EVENT::from(bit));
         if !vfs.enabled {
             continue;
         }
@@ -232,6 +239,12 @@ pub(crate) const RESETS_BEFORE_ISOLATION: u32 = 3;
 /// the slate.
 const FAULT_WINDOW_NS: u64 = 10_000_000_000;
 
+/// The card's count of VF `vf`'s faults (the baseline of a VF enabled
+/// anew; the card clears it when VF Enable is set).
+pub(crate) fn fault_count(card: &Card<'_>, vf: usize) -> u32 {
+    read_word(card, vf, regs::PFVF_FAULT_COUNT)
+}
+
 /// Reads VF `vf`'s own fault record: `FAULT_COUNT` and its last fault.
 ///
 /// The four registers cannot be read at once: reading the count before and
@@ -275,8 +288,14 @@ pub(crate) fn fault_seen(card: &Card<'_>) {
             continue;
         }
         let (count, last) = read_fault_record(card, vf);
-        // The count only grows while the VF is enabled (it saturates).
-        let new = count.saturating_sub(vfs.fault_count_seen);
+        // The count only grows while the VF is enabled (it saturates); the
+        // card starts it over when VF Enable is set (or the card is reset):
+        // then all of it is new.
+        let new = if count < vfs.fault_count_seen {
+            count
+        } else {
+            count - vfs.fault_count_seen
+        };
         if new == 0 {
             continue;
         }
@@ -401,7 +420,11 @@ pub(crate) fn admin_reset(card: &Card<'_>, vf: usize) -> Result {
         return Err(not_enabled());
     }
     dev_info!(card.pdev, "VF {}: reset by the administrator\n", vf);
-    if !vfs.reset_pending {
+    if vfs.reset_pending {
+        // The administrator does not wait for the VF's acknowledgement of
+        // an earlier message: now.
+        write_word(card, vf, regs::PFVF_VF_RESET, regs::VF_RESET_NOW);
+    } else {
         notify_and_reset(card, vf, &mut vfs, ResetReason::Admin);
     }
     Ok(())
