@@ -33,6 +33,9 @@ vfnode() { echo "/dev/$(cat "/sys/bus/pci/devices/$(mlu270_vf_of "$pf" "$1")/job
 # The CRC-32 of 1 MiB of zeroes, from the card itself.
 "$JOB" "$pfnode" fill $((3 * mb)) 0 $mb
 zero=$("$JOB" "$pfnode" crc $((3 * mb)) $mb)
+# Every comparison below is with $zero: an empty one (a failed CRC) would
+# make two failed CRCs look equal.
+[ -n "$zero" ] || zero="no CRC of zeroes"
 
 # Each of 4 tenants writes the first and the last MiB of its window.
 echo 4 >"$sys/sriov_numvfs"
