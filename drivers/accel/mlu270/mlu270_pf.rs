@@ -331,7 +331,9 @@ impl pci::Driver for MluPfDriver {
     }
 
     fn sriov_release<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
-        // The PF is unbinding: its VFs go away whoever uses them. Tell them why first.
+        // The PF is unbinding: its VFs go away whoever uses them. Tell them why first; nobody
+        // new may start using one meanwhile.
+        let _no_new_users = pdev.sriov_block_vf_enable();
         this.card
             .disable_vfs(pdev, protocol::ShutdownReason::Removing);
     }
@@ -342,6 +344,10 @@ impl pci::Driver for MluPfDriver {
         num_vfs: u16,
     ) -> Result<u16> {
         if num_vfs == 0 {
+            // A VF found unused stays unused until it is removed: a VM that opened it in
+            // between would make the removal wait for the VM, with the PF's device lock and
+            // the PCI rescan lock held (every hotplug on the host would wait too).
+            let _no_new_users = pdev.sriov_block_vf_enable();
             this.card.check_vfs_unused(pdev)?;
             this.card
                 .disable_vfs(pdev, protocol::ShutdownReason::DisablingVfs);

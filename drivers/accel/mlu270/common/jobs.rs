@@ -138,13 +138,19 @@ impl FileJobs {
     }
 }
 
-/// The bounce buffer's owner state, behind [`JobQueue`]'s `transfer`.
-struct Bounce {
-    /// A bounce job whose waiter was interrupted by a signal: the device
-    /// may still read or write the buffer until it completes, so the next
-    /// transfer waits for it first. Only the interrupted file's transfer
-    /// fails; nobody else's jobs are touched.
-    outstanding: Option<u64>,
+/// The bounce buffer, owned by one transfer chunk at a time: see
+/// [`JobQueue::take_bounce`]. Holds no lock, so that whoever waits for the
+/// buffer can be interrupted by a signal.
+struct BounceOwner<'a> {
+    queue: &'a JobQueue,
+}
+
+impl Drop for BounceOwner<'_> {
+    fn drop(&mut self) {
+        let mut st = self.queue.state.lock();
+        st.bounce_owned = false;
+        self.queue.changed.notify_all();
+    }
 }
 
 /// Why the queue does not take jobs.
@@ -191,6 +197,13 @@ struct QueueState {
     /// Completions collected by timed-out polls whose interrupt may still
     /// come: when the first of them was collected, and how many.
     poll_pending: Option<(Instant<Monotonic>, u64)>,
+    /// Whether a [`BounceOwner`] exists.
+    bounce_owned: bool,
+    /// A bounce job whose waiter was interrupted by a signal: the device
+    /// may still read or write the buffer until it completes, so the next
+    /// owner waits for it first. Only the interrupted file's transfer
+    /// fails; nobody else's jobs are touched. Written by the owner only.
+    bounce_outstanding: Option<u64>,
 }
 
 impl QueueState {
@@ -268,11 +281,11 @@ impl QueueState {
 /// by submitters and waiters (ioctls), by the queue's IRQ thread, by the
 /// reset hooks and by debugfs readers; it is only held across sleeps
 /// inside [`CondVar`] waits. `changed` is notified, with `state` held,
-/// whenever a job completes, a slot frees or the queue stops or starts.
-/// `bounce` (the buffer) belongs to whoever holds `transfer`, for one
-/// chunk of one transfer at a time (at most [`BOUNCE_BYTES`] of device
-/// work, so nobody waits for it long); `transfer` is taken before `state`,
-/// never the other way round. No user memory is touched under either.
+/// whenever a job completes, a slot frees, the queue stops or starts or
+/// the bounce buffer is given back. `bounce` (the buffer) belongs to the
+/// [`BounceOwner`] (`state.bounce_owned`), for one chunk of one transfer
+/// at a time; waiting to own it is interruptible. No user memory is
+/// touched under `state` or while owning the buffer.
 #[pin_data]
 pub(crate) struct JobQueue {
     dev: ARef<device::Device>,
@@ -288,8 +301,6 @@ pub(crate) struct JobQueue {
     state: Mutex<QueueState>,
     #[pin]
     changed: CondVar,
-    #[pin]
-    transfer: Mutex<Bounce>,
     /// The places of the kernel's bounce jobs.
     kernel_jobs: Arc<FileJobs>,
 }
@@ -332,9 +343,10 @@ impl JobQueue {
                 window: 0,
                 stats: JobStats::default(),
                 poll_pending: None,
+                bounce_owned: false,
+                bounce_outstanding: None,
             }),
             changed <- new_condvar!(),
-            transfer <- new_mutex!(Bounce { outstanding: None }),
             kernel_jobs,
         }? Error))
     }
@@ -742,14 +754,32 @@ impl JobQueue {
         }
     }
 
+    /// Waits until the bounce buffer is the caller's, for one chunk.
+    /// `EINTR` on a signal, `ENODEV` once the function is going away: a
+    /// transfer of another file waiting for the device behind a full ring
+    /// keeps nobody else in an uninterruptible sleep.
+    fn take_bounce(&self) -> Result<BounceOwner<'_>> {
+        let mut st = self.state.lock();
+        while st.bounce_owned {
+            if st.stopped == Some(Stopped::Gone) {
+                return Err(ENODEV);
+            }
+            if self.changed.wait_interruptible(&mut st) {
+                return Err(EINTR);
+            }
+        }
+        st.bounce_owned = true;
+        Ok(BounceOwner { queue: self })
+    }
+
     /// Runs one kernel job on the bounce buffer and waits for it; the
-    /// caller owns the buffer (`transfer`).
+    /// caller owns the buffer.
     ///
     /// A signal ends the wait (`EINTR`) but leaves the job to the device:
     /// the next transfer waits for it before it reuses the buffer. Only a
     /// device that does not complete the job within [`BOUNCE_TIMEOUT_MS`]
     /// makes the queue restart, which fails every job in flight.
-    fn bounce_job(&self, bar: &Bar0<'_>, bounce: &mut Bounce, job: &Job) -> Result {
+    fn bounce_job(&self, bar: &Bar0<'_>, _owner: &BounceOwner<'_>, job: &Job) -> Result {
         let handle = {
             let mut st = self.state.lock();
             self.submit_locked(bar, &mut st, &self.kernel_jobs, job)?
@@ -757,10 +787,10 @@ impl JobQueue {
         let outcome = match self.wait_bounce(bar, handle) {
             Ok(o) => o,
             Err(EINTR) => {
-                bounce.outstanding = Some(handle);
+                self.state.lock().bounce_outstanding = Some(handle);
                 return Err(EINTR);
             }
-            Err(e) => return Err(self.bounce_stuck(bar, bounce, e)),
+            Err(e) => return Err(self.bounce_stuck(bar, e)),
         };
         match outcome.status {
             status::OK => Ok(()),
@@ -771,17 +801,17 @@ impl JobQueue {
 
     /// Waits until the buffer is the caller's: for the bounce job whose
     /// waiter was interrupted, if any. Called before the buffer is written.
-    fn drain_bounce(&self, bar: &Bar0<'_>, bounce: &mut Bounce) -> Result {
-        let Some(handle) = bounce.outstanding else {
+    fn drain_bounce(&self, bar: &Bar0<'_>, _owner: &BounceOwner<'_>) -> Result {
+        let Some(handle) = self.state.lock().bounce_outstanding else {
             return Ok(());
         };
         match self.wait_bounce(bar, handle) {
             Ok(_) | Err(EINVAL) => {
-                bounce.outstanding = None;
+                self.state.lock().bounce_outstanding = None;
                 Ok(())
             }
             Err(EINTR) => Err(EINTR),
-            Err(e) => Err(self.bounce_stuck(bar, bounce, e)),
+            Err(e) => Err(self.bounce_stuck(bar, e)),
         }
     }
 
@@ -807,7 +837,7 @@ impl JobQueue {
 
     /// The device did not complete a bounce job: it may still use the
     /// buffer, so stop and restart the queue before anyone reuses it.
-    fn bounce_stuck(&self, bar: &Bar0<'_>, bounce: &mut Bounce, e: Error) -> Error {
+    fn bounce_stuck(&self, bar: &Bar0<'_>, e: Error) -> Error {
         dev_err!(
             self.dev,
             "{}: a bounce transfer did not complete ({:?}); restarting the queue\n",
@@ -816,7 +846,7 @@ impl JobQueue {
         );
         self.pause(bar);
         self.kernel_jobs.clear();
-        bounce.outstanding = None;
+        self.state.lock().bounce_outstanding = None;
         let _ = self.start(bar);
         ETIMEDOUT
     }
@@ -832,12 +862,12 @@ impl JobQueue {
     /// One chunk of `MLU270_IOCTL_WRITE`: `data` (at most [`BOUNCE_BYTES`],
     /// already copied from user memory) to window address `dev_addr`.
     pub(crate) fn write_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &[u8]) -> Result {
-        let mut bounce = self.transfer.lock();
-        self.drain_bounce(bar, &mut bounce)?;
+        let owner = self.take_bounce()?;
+        self.drain_bounce(bar, &owner)?;
         io_project!(&self.bounce, [try: 0..data.len()]).copy_from_slice(data);
         self.bounce_job(
             bar,
-            &mut bounce,
+            &owner,
             &Job {
                 opcode: op::DMA_H2D,
                 src: self.bounce.dma_address(),
@@ -851,11 +881,11 @@ impl JobQueue {
     /// One chunk of `MLU270_IOCTL_READ`: window address `dev_addr` into
     /// `data` (at most [`BOUNCE_BYTES`]; copied to user memory after).
     pub(crate) fn read_chunk(&self, bar: &Bar0<'_>, dev_addr: u64, data: &mut [u8]) -> Result {
-        let mut bounce = self.transfer.lock();
-        self.drain_bounce(bar, &mut bounce)?;
+        let owner = self.take_bounce()?;
+        self.drain_bounce(bar, &owner)?;
         self.bounce_job(
             bar,
-            &mut bounce,
+            &owner,
             &Job {
                 opcode: op::DMA_D2H,
                 src: dev_addr,

@@ -536,7 +536,10 @@ impl<'bound> Card<'bound> {
     /// Fails with `EBUSY` if a driver other than mlu270_vf is using one of
     /// the VFs (vfio-pci while a VM has the VF open): removing the VF would
     /// wait until that user lets go, which for a running VM may be never.
-    /// A VF bound to vfio-pci that no VM has open is not in use.
+    /// A VF bound to vfio-pci that no VM has open is not in use. The caller
+    /// keeps the VFs from being enabled (`sriov_block_vf_enable`) from
+    /// before this check until they are removed, so that none is opened
+    /// in between.
     pub(crate) fn check_vfs_unused(&self, pdev: &pci::Device<Core<'_>>) -> Result {
         for id in 0..pdev.num_vf() {
             let Some(user) = pdev.sriov_vf_user(id)? else {

@@ -3,7 +3,8 @@
 # timeout: 1200
 # A local user owns only its open files. On VF 0's job node: a file whose
 # READs are interrupted by signals loses its own transfers, never another
-# file's jobs; threads sharing a file get its 64 places and no more, even
+# file's jobs; a READ waiting behind another file's transfer ends on a
+# signal; threads sharing a file get its 64 places and no more, even
 # when they wait for ring space; files that never collect their jobs fill
 # their own places only; and a READ stuck on a user page fault (a buffer
 # only userfaultfd provides, as a hung FUSE daemon would) does not keep the
@@ -19,7 +20,7 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 sys=/sys/bus/pci/devices/$pf
 mlu270_keep_state "$pf"
 
-ktap_set_plan 7
+ktap_set_plan 8
 mark start
 
 mlu270_require_pf
@@ -56,15 +57,39 @@ stream_ok() {
 }
 mlu270_check "the other file's jobs all completed meanwhile" stream_ok
 
-# 2. The ring is full (4 files x 64 jobs > 255 slots), then 8 threads of
+# 2. The ring is full (4 files x 64 uncollected 16 MiB fills, seconds of
+# device work); a READ owns the bounce buffer while its job waits for ring
+# space; another file's READ waits for the buffer and gets a signal after
+# 300 ms: it must end then, not when the first READ's job is done.
+fill_ring() {
+	pids=""
+	for i in 1 2 3 4; do
+		rm -f "/tmp/jiso.pending$i"
+		"$JOB" "$node0" pending 64 $((16 << 20)) "/tmp/jiso.pending$i" >"/tmp/jiso.pout$i" 2>&1 &
+		pids="$pids $!"
+	done
+	for i in 1 2 3; do mlu270_wait_file "/tmp/jiso.pending$i" 30; done
+}
+fill_ring
+rm -f /tmp/jiso.owner
+"$JOB" "$node0" readloop 600000 /tmp/jiso.owner >/dev/null 2>&1 &
+owner=$!
+mlu270_wait_file /tmp/jiso.owner 30
+sleep 0.5
+"$JOB" "$node0" sigread 300 >/tmp/jiso.sigread 2>&1
+kill -9 "$owner" $pids 2>/dev/null
+wait "$owner" $pids 2>/dev/null
+ktap_print_msg "a READ behind another file's transfer, signalled: $(cat /tmp/jiso.sigread)"
+waiter_interrupted() {
+	local late
+	late=$(sed -n 's/^read=EINTR late_ms=\([0-9]*\)$/\1/p' /tmp/jiso.sigread)
+	[ -n "$late" ] && [ "$late" -lt 200 ]
+}
+mlu270_check "a READ waiting for another file's transfer ends on a signal (EINTR)" waiter_interrupted
+
+# 3. The ring is full (4 files x 64 jobs > 255 slots), then 8 threads of
 # one file submit 16 jobs each while they wait for ring space.
-pids=""
-for i in 1 2 3 4; do
-	rm -f "/tmp/jiso.pending$i"
-	"$JOB" "$node0" pending 64 $((16 << 20)) "/tmp/jiso.pending$i" >"/tmp/jiso.pout$i" 2>&1 &
-	pids="$pids $!"
-done
-for i in 1 2 3; do mlu270_wait_file "/tmp/jiso.pending$i" 30; done
+fill_ring
 "$JOB" "$node0" threads 8 16 >/tmp/jiso.threads 2>&1
 threads_rc=$?
 mlu270_wait_file /tmp/jiso.pending4 30
@@ -77,7 +102,7 @@ mlu270_check "files that never collect their jobs do not starve another file" ot
 kill $pids 2>/dev/null
 wait $pids 2>/dev/null
 
-# 3. A READ stuck on a user page fault for 8 s; VF 1 unbinds meanwhile.
+# 4. A READ stuck on a user page fault for 8 s; VF 1 unbinds meanwhile.
 rm -f /tmp/jiso.uffd
 "$JOB" "$node1" uffdread /tmp/jiso.uffd 8000 >/tmp/jiso.uffdout 2>&1 &
 uffd_pid=$!

@@ -33,6 +33,11 @@
  *                                      interrupts them (EINTR); prints
  *                                      reads= eintr= errors=; READY_FILE
  *                                      appears once SIGUSR1 is handled
+ *   mlu270_job NODE sigread MS       one 4 MiB READ, interrupted by a
+ *                                      signal (SIGALRM) after MS ms; prints
+ *                                      read=<errno name or 0> late_ms=N
+ *                                      (from the signal to the READ's
+ *                                      return; -1 if the READ ended first)
  *   mlu270_job NODE pending COUNT LEN [READY_FILE]
  *                                      submits COUNT fills of LEN bytes and
  *                                      never collects them; prints
@@ -88,6 +93,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -1008,6 +1014,38 @@ static int cmd_readloop(uint64_t ms, const char *ready)
 	return errors ? 1 : 0;
 }
 
+static volatile uint64_t alarm_ms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_ms = mono_ms();
+}
+
+/*
+ * A READ that waits (for the bounce buffer, for ring space, for its job)
+ * must end soon after a signal, whoever it waits behind.
+ */
+static int cmd_sigread(uint64_t ms)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+	struct itimerval it = { .it_value = { .tv_sec = ms / 1000,
+					      .tv_usec = ms % 1000 * 1000 } };
+	uint64_t len = 4 << 20;
+	void *buf = xmalloc(len);
+	uint64_t end;
+	int ret;
+
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	ret = xfer(false, 0, buf, len);
+	end = mono_ms();
+	printf("read=%s late_ms=%" PRId64 "\n", ret == -EINTR ? "EINTR" : ret ? strerror(-ret) : "0",
+	       alarm_ms ? (int64_t)(end - alarm_ms) : (int64_t)-1);
+	free(buf);
+	return 0;
+}
+
 static int cmd_pending(uint64_t count, uint32_t len, const char *ready)
 {
 	uint64_t n = 0;
@@ -1153,7 +1191,7 @@ static void usage(void)
 	fprintf(stderr, "usage: mlu270_job NODE info|ops|errors|fill ADDR BYTE LEN|"
 		"crc ADDR LEN|time OP LEN|latency COUNT [OP LEN]|"
 		"stream COUNT [LEN [READY_FILE]]|hold MS [READY_FILE]|"
-		"readloop MS [READY_FILE]|pending COUNT LEN [READY_FILE]|threads T COUNT|"
+		"readloop MS [READY_FILE]|sigread MS|pending COUNT LEN [READY_FILE]|threads T COUNT|"
 		"uffdread READY_FILE MS\n");
 	exit(2);
 }
@@ -1190,6 +1228,8 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "stream") && argc >= 4 && argc <= 6)
 		return cmd_stream(num(argv[3]), argc >= 5 ? num(argv[4]) : 65536,
 				  false, 0, argc == 6 ? argv[5] : NULL);
+	if (!strcmp(cmd, "sigread") && argc == 4)
+		return cmd_sigread(num(argv[3]));
 	if (!strcmp(cmd, "readloop") && (argc == 4 || argc == 5))
 		return cmd_readloop(num(argv[3]), argc == 5 ? argv[4] : NULL);
 	if (!strcmp(cmd, "pending") && (argc == 5 || argc == 6))
