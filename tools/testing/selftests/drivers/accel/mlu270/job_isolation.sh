@@ -72,17 +72,18 @@ fill_ring() {
 }
 fill_ring
 rm -f /tmp/jiso.owner
-"$JOB" "$node0" readloop 600000 /tmp/jiso.owner >/dev/null 2>&1 &
+"$JOB" "$node0" readloop 600000 /tmp/jiso.owner >/tmp/jiso.ownerout 2>&1 &
 owner=$!
 mlu270_wait_file /tmp/jiso.owner 30
 sleep 0.5
 "$JOB" "$node0" sigread 300 >/tmp/jiso.sigread 2>&1
-kill -9 "$owner" $pids 2>/dev/null
+kill "$owner" 2>/dev/null
+kill -9 $pids 2>/dev/null
 wait "$owner" $pids 2>/dev/null
-ktap_print_msg "a READ behind another file's transfer, signalled: $(cat /tmp/jiso.sigread)"
+ktap_print_msg "a READ behind another file's transfer, signalled: $(cat /tmp/jiso.sigread); the transfer's owner: $(cat /tmp/jiso.ownerout)"
 waiter_interrupted() {
 	local late
-	late=$(sed -n 's/^read=EINTR late_ms=\([0-9]*\)$/\1/p' /tmp/jiso.sigread)
+	late=$(sed -n 's/^read=EINTR late_ms=\([0-9]*\) .*/\1/p' /tmp/jiso.sigread)
 	[ -n "$late" ] && [ "$late" -lt 200 ]
 }
 mlu270_check "a READ waiting for another file's transfer ends on a signal (EINTR)" waiter_interrupted
