@@ -15,6 +15,10 @@
 SCRIPTS := qemu-test/scripts
 SHELL := /bin/bash
 
+# Names this make invocation: the stages it runs record their times under
+# it (qemu-test/scripts/timed.sh) for the table at the end of `make check`.
+export MLU270_RUN := $(shell date +%s%N)
+
 # Forwarded to the scripts through the environment.
 export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED \
 	MLU270_BENCH_ROUNDS MLU270_BENCH_PINGS MLU270_BENCH_ICOUNT
@@ -28,26 +32,26 @@ help:
 	@sed -n '3,15p' Makefile
 
 deps:
-	@$(SCRIPTS)/deps.sh
+	@$(SCRIPTS)/timed.sh "build: deps" $(SCRIPTS)/deps.sh
 
 kernel: deps
-	@$(SCRIPTS)/build-kernel.sh test
+	@$(SCRIPTS)/timed.sh "build: test kernel" $(SCRIPTS)/build-kernel.sh test
 
 kernel-release: deps
-	@$(SCRIPTS)/build-kernel.sh release
+	@$(SCRIPTS)/timed.sh "build: release kernel" $(SCRIPTS)/build-kernel.sh release
 
 qemu: deps
-	@$(SCRIPTS)/build-qemu.sh
+	@$(SCRIPTS)/timed.sh "build: QEMU" $(SCRIPTS)/build-qemu.sh
 
 modules: kernel
-	@$(SCRIPTS)/build-modules.sh test
+	@$(SCRIPTS)/timed.sh "build: modules, vfio selftests" $(SCRIPTS)/build-modules.sh test
 
 modules-release: kernel-release
-	@$(SCRIPTS)/build-modules.sh release
+	@$(SCRIPTS)/timed.sh "build: release modules" $(SCRIPTS)/build-modules.sh release
 
 # The userspace tool, static, for the guest image.
 tool: deps
-	@$(SCRIPTS)/build-tool.sh
+	@$(SCRIPTS)/timed.sh "build: tool, C helpers" $(SCRIPTS)/build-tool.sh
 
 initramfs: modules tool
 	@$(SCRIPTS)/guest.sh initramfs

@@ -34,3 +34,7 @@ fi
 [ -n "${CLIPPY:-}" ] && { log "clippy: no warnings"; exit 0; }
 find "$obj" -name '*.ko' -exec cp -u {} "$out/" \;
 log "modules ($cfg): $(cd "$out" && ls *.ko 2>/dev/null | tr '\n' ' ')"
+# The kernel's vfio selftests run in the test guest (vfio_selftests.sh).
+if [ "$cfg" = test ]; then
+	"$(dirname "$0")/build-vfio-selftests.sh"
+fi

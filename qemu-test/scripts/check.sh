@@ -30,6 +30,19 @@ PY
 
 selected() { [ -z "$tests_re" ] || echo "$1" | grep -Eq -- "$tests_re"; }
 
+# The stage times of this make invocation (timed.sh; a check.sh run by hand
+# gets a name of its own), printed as a table before the totals.
+export MLU270_RUN=${MLU270_RUN:-$(date +%s%N)}
+times=$TOP/.build/stage-times/$MLU270_RUN.tsv
+mkdir -p "$(dirname "$times")"
+find "$(dirname "$times")" -name '*.tsv' -mtime +7 -delete
+stage_began=$SECONDS
+# stage_done NAME: the stage since the last stage_done (or the start) took
+stage_done() {
+	printf '%s\t%d\n' "$1" $((SECONDS - stage_began)) >>"$times"
+	stage_began=$SECONDS
+}
+
 # The runner's own unit tests (its KTAP judge).
 if selected host/runner; then
 	log "host/runner"
@@ -39,6 +52,7 @@ if selected host/runner; then
 		END { printf "{\"passed\": %d, \"failed\": %d, \"skipped\": %d, \"problems\": []}\n", p, f, s }' \
 		"$results/runner.log" >"$results/host_runner.json"
 	[ $rc = 0 ] || { tail -20 "$results/runner.log"; stage_failed "$results/host_runner.json" "host/runner failed"; }
+	stage_done host/runner
 fi
 
 # Kernel Rust hygiene of the drivers: rustfmt and clippy, no warnings.
@@ -49,6 +63,7 @@ if [ -d "$TOP/drivers/accel" ] && selected host/lint; then
 	if CLIPPY=1 "$TOP/qemu-test/scripts/build-modules.sh" test; then echo "ok 2 clippy"; p=$((p + 1)); else echo "not ok 2 clippy"; f=$((f + 1)); fi
 	echo "{\"passed\": $p, \"failed\": $f, \"skipped\": 0, \"problems\": []}" >"$results/host_lint.json"
 	[ $f = 0 ] || status=1
+	stage_done "host/lint (rustfmt, clippy)"
 fi
 
 # Host-side Rust unit tests: every cargo workspace under tools/.
@@ -61,6 +76,7 @@ for manifest in $(find "$TOP/tools" -name Cargo.toml -not -path '*/target/*' 2>/
 		END { printf "{\"passed\": %d, \"failed\": %d, \"skipped\": %d, \"problems\": []}\n", p, f, s }' \
 		"$results/cargo.log" >"$results/$(echo "$name" | tr / _).json"
 	[ $rc = 0 ] || stage_failed "$results/$(echo "$name" | tr / _).json" "$name failed"
+	stage_done "$name"
 done
 
 # QEMU qtests of the device model.
@@ -72,6 +88,7 @@ if [ -x "$TOP/qemu-test/scripts/run-qtests.sh" ] && selected host/qtest; then
 	"$PYTHON" "$TOP/qemu-test/scripts/ktap.py" tap-count "$results/qtest.tap" "$results/host_qtest.json" \
 		--name host/qtest --strict-skips "$TOP/qemu-test/config/expected-skips" || rc=1
 	[ $rc = 0 ] || { tail -20 "$results/qtest.err"; stage_failed "$results/host_qtest.json" "host/qtest failed"; }
+	stage_done host/qtest
 fi
 
 # KUnit, Rust doctests and the KTAP suites in the test guest. The pipeline
@@ -88,6 +105,9 @@ if "$PYTHON" "$TOP/qemu-test/scripts/runner.py" \
 	--strict-skips "$TOP/qemu-test/config/expected-skips" \
 	${TESTS:+--tests "$TESTS"} ${EXTRA_TESTS:+--extra "$EXTRA_TESTS"} \
 	${RUNNER_SELFTESTS:+--runner-selftests}; then :; else stage_failed "$results/guest.json" "guest run failed"; fi
+stage_done guest
+
+"$PYTHON" "$TOP/qemu-test/scripts/stage-times.py" "$times" "$TOP/.build/logs/check/console.log" || true
 
 "$PYTHON" - "$results" <<'PY' || status=1
 import glob, json, os, sys

@@ -70,6 +70,13 @@ fi
 if [ -d "$CACHE/tool/selftests" ]; then
 	cp "$CACHE/tool/selftests/"* "$root/selftests/drivers/accel/mlu270/"
 fi
+# The kernel's own vfio selftests (build-vfio-selftests.sh), where kselftest
+# installs them; vfio_selftests.sh runs them against the card.
+vfio_selftests=$CACHE/vfio-selftests/$(kernel_tree_key)
+if [ -f "$vfio_selftests/.ready" ]; then
+	mkdir -p "$root/selftests/vfio"
+	find "$vfio_selftests" -maxdepth 1 -type f -perm -u+x -exec cp {} "$root/selftests/vfio/" \;
+fi
 
 # The nested VM of the vfio test: a QEMU for the guest (it runs the inner
 # VM under TCG and hands it a VF with vfio-pci), its firmware, and the inner

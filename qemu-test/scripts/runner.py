@@ -100,6 +100,11 @@ def qemu_command(args, console, tests_port, mode):
               f"printk.devkmsg=on log_buf_len=4M mlu270.mode={mode} {args.append}").strip()
     if args.no_kunit:
         append += " kunit.enable=0"
+    if mode != "bench":
+        # huge pages for the hugetlb variants of the kernel's vfio
+        # selftests (vfio_selftests.sh): a 1 GiB page exists only if it is
+        # reserved at boot; the guest has memory for it (--memory)
+        append += " hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=4"
     if mode != "shell":
         # the runner serves MLU270-HOST requests (host_actions) over QMP:
         # tests that need one (hotplug) look for this to tell "no runner"
@@ -110,7 +115,7 @@ def qemu_command(args, console, tests_port, mode):
         *accel,
         *iommu,
         "-smp", "2",
-        "-m", args.memory,
+        "-m", args.memory or ("2G" if mode == "bench" else "4G"),
         "-nodefaults",
         "-no-reboot",
         "-display", "none",
@@ -421,7 +426,8 @@ def main():
     p.add_argument("--extra", default="", help="directory of extra KTAP scripts")
     p.add_argument("--runner-selftests", action="store_true")
     p.add_argument("--timeout", type=int, default=int(os.environ.get("RUNNER_TIMEOUT", "1500")))
-    p.add_argument("--memory", default="2G")
+    p.add_argument("--memory", default=None,
+                   help="guest memory (default: 4G, 2G for the benchmarks)")
     p.add_argument("--append", default="")
     p.add_argument("--mode", default="test", choices=["test", "shell", "run", "bench"])
     p.add_argument("--no-kunit", action="store_true")

@@ -199,6 +199,22 @@ impl MluPfDriver {
         this.card.store_native_slice(pdev, input)
     }
 
+    fn show_fault_reset_after(
+        _pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        buf: &mut SysfsBuffer<'_>,
+    ) -> Result {
+        this.card.show_fault_reset_after(buf)
+    }
+
+    fn store_fault_reset_after(
+        pdev: &pci::Device<Bound>,
+        this: Pin<&MluPf<'_>>,
+        input: &[u8],
+    ) -> Result {
+        this.card.store_fault_reset_after(pdev, input)
+    }
+
     fn store_reset_vf(pdev: &pci::Device<Bound>, this: Pin<&MluPf<'_>>, input: &[u8]) -> Result {
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
         let vf: usize = text.trim().parse().map_err(|_| {
@@ -222,6 +238,11 @@ kernel::pci_attribute_groups!(PF_ATTRIBUTES: MluPfDriver, [
     read_write(c"layout", MluPfDriver::show_layout, MluPfDriver::store_layout),
     read_only(c"job_node", MluPfDriver::show_job_node),
     write_only(c"reset_vf", MluPfDriver::store_reset_vf),
+    read_write(
+        c"fault_reset_after",
+        MluPfDriver::show_fault_reset_after,
+        MluPfDriver::store_fault_reset_after
+    ),
     read_write(
         c"native_slice",
         MluPfDriver::show_native_slice,

@@ -13,7 +13,10 @@ use kernel::{
     new_mutex, pci,
     prelude::*,
     str::CString,
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{Atomic, Relaxed},
+        Arc, Mutex,
+    },
     time::{Instant, Monotonic},
 };
 
@@ -159,6 +162,10 @@ pub(crate) struct Card<'bound> {
     pub(crate) caps: CardCaps,
     /// Time base of the rate limiters.
     epoch: Instant<Monotonic>,
+    /// sysfs `fault_reset_after`: faults after which the fault policy
+    /// resets a VF; 0 turns the policy off. Read by the fault handler under
+    /// a VF's lock, hence an atomic rather than a field of `PfInner`.
+    pub(crate) fault_reset_after: Atomic<u32>,
     #[pin]
     pub(crate) shared: debugfs::File<PfShared>,
     /// The native job path (the whole card, while no VF is enabled); see
@@ -203,6 +210,7 @@ impl<'bound> Card<'bound> {
                 bar,
                 caps,
                 epoch,
+                fault_reset_after: Atomic::new(mailbox::FAULTS_BEFORE_RESET),
                 shared <- dir.read_callback_file(
                     c"vfs",
                     pin_init!(PfShared {
@@ -495,6 +503,44 @@ impl<'bound> Card<'bound> {
         }
     }
 
+    /// sysfs `fault_reset_after`.
+    pub(crate) fn show_fault_reset_after(&self, buf: &mut SysfsBuffer<'_>) -> Result {
+        writeln!(buf, "{}", self.fault_reset_after.load(Relaxed))?;
+        Ok(())
+    }
+
+    /// sysfs `fault_reset_after` = N: the fault policy resets a VF after N
+    /// faults without a quiet window (0: never; faults are still counted
+    /// and logged). For hosts whose tenants fault on purpose, e.g. the
+    /// kernel's vfio selftests, which DMA to unmapped addresses.
+    pub(crate) fn store_fault_reset_after(
+        &self,
+        pdev: &pci::Device<Bound>,
+        input: &[u8],
+    ) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let limit: u32 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| *n <= MAX_FAULT_RESET_AFTER)
+            .ok_or_else(|| {
+                dev_err!(
+                    pdev,
+                    "fault_reset_after: want 0 (never) to {}\n",
+                    MAX_FAULT_RESET_AFTER
+                );
+                EINVAL
+            })?;
+        self.fault_reset_after.store(limit, Relaxed);
+        dev_info!(
+            pdev,
+            "fault policy: reset a VF after {} faults (0: never)\n",
+            limit
+        );
+        Ok(())
+    }
+
     /// sysfs `native_slice`: the PF's own slice (entry 0), in quarters.
     pub(crate) fn show_native_slice(&self, buf: &mut SysfsBuffer<'_>) -> Result {
         let size: u32 = self.bar.read(regs::PART_MEM_SIZE_MB::at(0)).into();
@@ -628,6 +674,10 @@ impl<'bound> Card<'bound> {
 
 /// Room for the text of any layout ("1/4 1/4 1/4 1/4").
 const LAYOUT_TEXT: usize = 32;
+
+/// The largest `fault_reset_after` (a VF is then reset only after a long
+/// fault storm; 0 turns the policy off).
+const MAX_FAULT_RESET_AFTER: u32 = 100_000;
 
 /// The text of a layout choice, for log messages and sysfs.
 pub(crate) fn layout_text<'a>(layout: Option<&Layout>, buf: &'a mut [u8; LAYOUT_TEXT]) -> &'a str {

@@ -18,6 +18,7 @@
 use kernel::{
     io::{register::Array, Io},
     prelude::*,
+    sync::atomic::Relaxed,
     time::{delay::fsleep, Delta},
 };
 
@@ -222,10 +223,11 @@ pub(crate) fn vf_reset_seen(card: &Card<'_>) {
     }
 }
 
-/// Faults a VF may cause before the PF resets it. The device already
-/// contains every fault (the job fails, nothing outside the VF's slice is
-/// touched); the reset stops a VF that keeps faulting from wasting its slice
-/// and the PF's time, and zeroes its memory.
+/// Faults a VF may cause before the PF resets it, unless the administrator
+/// says otherwise (sysfs `fault_reset_after`). The device already contains
+/// every fault (the job fails, nothing outside the VF's slice is touched);
+/// the reset stops a VF that keeps faulting from wasting its slice and the
+/// PF's time, and zeroes its memory.
 pub(crate) const FAULTS_BEFORE_RESET: u32 = 8;
 
 /// A VF that needs this many fault-policy resets within
@@ -337,21 +339,31 @@ fn vf_faulted(
     // after a policy reset only lead to the next "resetting" line.
     let first = vfs.strikes == 0 && vfs.fault_resets == 0;
     vfs.strikes = vfs.strikes.saturating_add(faults);
+    let limit = card.fault_reset_after.load(Relaxed);
     if first && !vfs.isolated {
-        if let Some(suppressed) = vfs.session.take_log_permit(now) {
-            dev_warn!(
+        match vfs.session.take_log_permit(now) {
+            Some(suppressed) if limit == 0 => dev_warn!(
+                card.pdev,
+                "VF {} faulted (status {}, address {:#x}); the fault policy is off (fault_reset_after = 0) ({} lines about this VF not logged)\n",
+                vf,
+                last.code,
+                last.addr,
+                suppressed
+            ),
+            Some(suppressed) => dev_warn!(
                 card.pdev,
                 "VF {} faulted (status {}, address {:#x}); it is reset after {} faults ({} lines about this VF not logged)\n",
                 vf,
                 last.code,
                 last.addr,
-                FAULTS_BEFORE_RESET,
+                limit,
                 suppressed
-            );
+            ),
+            None => {}
         }
     }
-    let budget = if vfs.isolated { 1 } else { FAULTS_BEFORE_RESET };
-    if vfs.strikes < budget {
+    let budget = if vfs.isolated { 1 } else { limit };
+    if limit == 0 || vfs.strikes < budget {
         return;
     }
     vfs.strikes = 0;
@@ -381,7 +393,7 @@ fn vf_faulted(
             card.pdev,
             "VF {}: {} faults since its last reset: resetting it ({} lines about this VF not logged)\n",
             vf,
-            FAULTS_BEFORE_RESET,
+            limit,
             suppressed
         );
     }

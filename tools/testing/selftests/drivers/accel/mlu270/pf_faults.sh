@@ -18,14 +18,14 @@ pf=$(mlu270_find_pf) || { ktap_skip_all "no MLU270 card"; exit "$KSFT_SKIP"; }
 pf=$(mlu270_pf_bound) || { ktap_print_msg "mlu270_pf does not bind"; exit "$KSFT_FAIL"; }
 sys=/sys/bus/pci/devices/$pf
 state=/sys/kernel/debug/mlu270_pf-$pf/vfs
-trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null; echo 1 >"$sys/sriov_drivers_autoprobe"' EXIT
+trap 'echo 0 >"$sys/sriov_numvfs" 2>/dev/null; echo 1 >"$sys/sriov_drivers_autoprobe"; echo $FAULTS_BEFORE_RESET >"$sys/fault_reset_after"' EXIT
 echo 0 >"$sys/sriov_numvfs"
 # This test plays the VFs itself through their registers: no VF driver may
 # bind them (the guest loads drivers by modalias, as a host does).
 echo 0 >"$sys/sriov_drivers_autoprobe"
 echo 2 >"$sys/sriov_numvfs"
 
-ktap_set_plan 7
+ktap_set_plan 9
 mark start
 
 vf0=$(mlu270_vf_of "$pf" 0)
@@ -92,5 +92,27 @@ mlu270_check "and says so in dmesg" reset_logged
 vf1_untouched() { [ "$(vf_field 1 12)" = 0 ] && [ "$(vf_field 1 7)" = 2 ] &&
 	mlu270_send "$b1" 0x00000004 3 && [ $((REPLY1 >> 16)) = 0 ]; }
 mlu270_check "VF 1 keeps its session and is served" vf1_untouched
+
+# The administrator turns the policy off (fault_reset_after = 0): VF 1's
+# faults are still counted, and it is not reset.
+policy_off() {
+	local i=0 n=$((FAULTS_BEFORE_RESET + 2))
+	[ "$(cat "$sys/fault_reset_after")" = $FAULTS_BEFORE_RESET ] &&
+		echo 0 >"$sys/fault_reset_after" || return 1
+	while [ $i -lt $n ]; do
+		fault_once "$b1" || return 1
+		i=$((i + 1))
+	done
+	sleep 0.5
+	echo "# VF 1 after $n faults: $(vf_field 1 13) faults, $(vf_field 1 12) policy resets"
+	[ "$(vf_field 1 13)" = $n ] && [ "$(vf_field 1 12)" = 0 ]
+}
+mlu270_check "with fault_reset_after = 0, $((FAULTS_BEFORE_RESET + 2)) faults of VF 1 reset nothing" policy_off
+bad_limit() {
+	! echo 100001 >"$sys/fault_reset_after" 2>/dev/null &&
+		[ "$(cat "$sys/fault_reset_after")" = 0 ] &&
+		echo $FAULTS_BEFORE_RESET >"$sys/fault_reset_after"
+}
+mlu270_check "fault_reset_after refuses 100001 (EINVAL) and takes the default back" bad_limit
 
 ktap_finished

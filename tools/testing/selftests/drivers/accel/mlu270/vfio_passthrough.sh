@@ -7,8 +7,10 @@
 # driver here over the mailbox and runs checked jobs, its DMA translated
 # by the IOMMU. While the VM has the VF, sriov_numvfs cannot change; when
 # the VM exits, and again when it is killed, the VF is left clean (its
-# memory scrubbed) and works on the host. Prints the nested VM's boot and
-# job times.
+# memory scrubbed) and works on the host. The first VM uses QEMU's iommufd
+# backend (/dev/iommu and the VFIO device cdev, as on a modern host), the
+# second the legacy type1 container. Prints the nested VM's boot and job
+# times.
 DIR=$(dirname "$0")
 . "$KTAP_HELPERS"
 . "$DIR/mlu270_lib.sh"
@@ -48,15 +50,18 @@ node_of() { echo "/dev/$(cat "/sys/bus/pci/devices/$1/job_node")"; }
 # inner LINE-PATTERN: the nested VM's console has it
 inner() { grep -q "^INNER $1" /tmp/inner.log 2>/dev/null; }
 inner_field() { sed -n "s/^INNER $1 .*$2=\([0-9.]*\).*/\1/p" /tmp/inner.log | tail -1; }
-# start_vm MODE: the nested VM with the VF, in the background ($qpid)
+# start_vm MODE BACKEND: the nested VM with the VF, in the background
+# ($qpid); BACKEND is iommufd or container.
 start_vm() {
+	local vfio="-device vfio-pci,host=$vf"
+	[ "$2" = iommufd ] && vfio="-object iommufd,id=iommufd0 -device vfio-pci,host=$vf,iommufd=iommufd0"
 	rm -f /tmp/inner.log
 	t_start=$(cut -d' ' -f1 /proc/uptime)
 	"$QEMU" -M q35 -accel tcg -cpu max -smp 1 -m 512M -nodefaults -no-reboot \
 		-display none -monitor none -L /usr/share/qemu \
 		-kernel "$INNER/bzImage" -initrd "$INNER/initramfs.cpio.gz" \
 		-append "console=ttyS0 panic=-1 loglevel=4 kunit.enable=0 inner.mode=$1" \
-		-serial file:/tmp/inner.log -device "vfio-pci,host=$vf" >/tmp/qemu.log 2>&1 &
+		-serial file:/tmp/inner.log $vfio >/tmp/qemu.log 2>&1 &
 	qpid=$!
 }
 since_start() { awk -v a="$t_start" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -78,11 +83,14 @@ setup() {
 mlu270_check "VF 1 is bound to vfio-pci, alone in its IOMMU group" setup
 
 vm_started() {
-	start_vm jobs
+	start_vm jobs iommufd
 	wait_for 'inner booted' 600 || { cat /tmp/qemu.log; return 1; }
 	echo "# nested VM: kernel up after $(since_start) s"
+	# QEMU holds /dev/iommu and the VF's cdev, not the container
+	ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q ' -> /dev/iommu$' &&
+		ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/devices/vfio[0-9]*$'
 }
-mlu270_check "the nested VM boots with the VF" vm_started
+mlu270_check "the nested VM boots with the VF (QEMU's iommufd backend)" vm_started
 
 # While the VM has the VF: no change of the VF count.
 refused() {
@@ -140,14 +148,18 @@ to_vfio() {
 }
 killed() {
 	to_vfio || return 1
-	start_vm hold
+	start_vm hold container
 	wait_for 'inner "jobs ok"' 900 || { grep '^INNER' /tmp/inner.log | sed 's/^/# /'; return 1; }
+	ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/vfio$' || {
+		echo "# QEMU does not use the legacy container"
+		return 1
+	}
 	kill -9 "$qpid"
 	wait "$qpid" 2>/dev/null
 	qpid=
 	echo "# nested VM killed (SIGKILL) during jobs, after $(since_start) s"
 }
-mlu270_check "a VM running jobs on VF 1 is killed" killed
+mlu270_check "a VM running jobs on VF 1 (legacy type1 container) is killed" killed
 mlu270_check "after the kill, VF 1 is clean and works on the host" give_back
 
 others() { mlu270-smi run "$vf0" memcpy >/dev/null; }
