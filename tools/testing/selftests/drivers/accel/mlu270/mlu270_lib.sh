@@ -100,6 +100,26 @@ mlu270_vf_of() {
 	basename "$(readlink -f "/sys/bus/pci/devices/$1/virtfn$2")"
 }
 
+# mlu270_to_vfio VF: hands VF to vfio-pci (driver_override), as an
+# administrator does before giving it to a VM; its driver lets go first.
+mlu270_to_vfio() {
+	local dev=/sys/bus/pci/devices/$1
+	if [ -e "$dev/driver" ]; then
+		echo "$1" >"$dev/driver/unbind" || return 1
+	fi
+	echo vfio-pci >"$dev/driver_override" && echo "$1" >/sys/bus/pci/drivers/vfio-pci/bind
+}
+
+# mlu270_release_vf VF: VF without a driver and without an override (a
+# test's cleanup); nothing if VF is empty or gone.
+mlu270_release_vf() {
+	local dev=/sys/bus/pci/devices/$1
+	[ -n "$1" ] && [ -e "$dev" ] || return 0
+	echo >"$dev/driver_override"
+	[ -e "$dev/driver" ] && echo "$1" >"$dev/driver/unbind"
+	return 0
+}
+
 # mlu270_vfs_col PF VF NAME: column NAME of VF's line in the PF's debugfs
 # table (/sys/kernel/debug/mlu270_pf-<PF>/vfs), found by its header.
 mlu270_vfs_col() {

@@ -24,11 +24,7 @@ holder=
 
 cleanup() {
 	[ -n "$holder" ] && kill "$holder" 2>/dev/null && wait "$holder" 2>/dev/null
-	if [ -n "$vf" ] && [ -e "/sys/bus/pci/devices/$vf" ]; then
-		echo >"/sys/bus/pci/devices/$vf/driver_override"
-		[ -e "/sys/bus/pci/devices/$vf/driver" ] &&
-			echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind"
-	fi
+	mlu270_release_vf "$vf"
 	mlu270_restore_state
 }
 mlu270_keep_state "$pf"
@@ -46,10 +42,7 @@ modprobe mlu270_vf
 to_vfio() {
 	echo 0 >"$sys/sriov_numvfs" && echo 2 >"$sys/sriov_numvfs" || return 1
 	vf=$(mlu270_vf_of "$pf" 1)
-	wait_for '[ -e "/sys/bus/pci/devices/$vf/driver" ]' 10 || return 1
-	echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind" &&
-		echo vfio-pci >"/sys/bus/pci/devices/$vf/driver_override" &&
-		echo "$vf" >/sys/bus/pci/drivers/vfio-pci/bind
+	wait_for '[ -e "/sys/bus/pci/devices/$vf/driver" ]' 10 && mlu270_to_vfio "$vf"
 }
 setup() {
 	to_vfio && "$OPEN" once "$vf"

@@ -34,11 +34,7 @@ qpid=
 
 cleanup() {
 	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
-	if [ -n "$vf" ] && [ -e "/sys/bus/pci/devices/$vf" ]; then
-		echo >"/sys/bus/pci/devices/$vf/driver_override"
-		[ -e "/sys/bus/pci/devices/$vf/driver" ] &&
-			echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind"
-	fi
+	mlu270_release_vf "$vf"
 	mlu270_restore_state
 }
 trap cleanup EXIT
@@ -72,9 +68,7 @@ setup() {
 	vf=$(mlu270_vf_of "$pf" 1)
 	wait_for '[ "$(cat /sys/bus/pci/devices/$vf/state 2>/dev/null)" = ready ]' 10 || return 1
 	zero_crc=$("$JOB" "$(node_of "$vf0")" crc 0 65536) || return 1
-	echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind" &&
-		echo vfio-pci >"/sys/bus/pci/devices/$vf/driver_override" &&
-		echo "$vf" >/sys/bus/pci/drivers/vfio-pci/bind || return 1
+	mlu270_to_vfio "$vf" || return 1
 	group=$(basename "$(readlink -f "/sys/bus/pci/devices/$vf/iommu_group")")
 	members=$(ls "/sys/bus/pci/devices/$vf/iommu_group/devices")
 	echo "# VF 1 ($vf) is in IOMMU group $group: $members"
@@ -141,13 +135,8 @@ give_back() {
 }
 mlu270_check "after the VM, VF 1 is clean and works on the host" give_back
 
-to_vfio() {
-	echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind" &&
-		echo vfio-pci >"/sys/bus/pci/devices/$vf/driver_override" &&
-		echo "$vf" >/sys/bus/pci/drivers/vfio-pci/bind
-}
 killed() {
-	to_vfio || return 1
+	mlu270_to_vfio "$vf" || return 1
 	start_vm hold container
 	wait_for 'inner "jobs ok"' 900 || { grep '^INNER' /tmp/inner.log | sed 's/^/# /'; return 1; }
 	ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/vfio$' || {

@@ -37,11 +37,7 @@ shmem_thp=/sys/kernel/mm/transparent_hugepage/shmem_enabled
 old_shmem_thp=$(sed -n 's/.*\[\(.*\)\].*/\1/p' "$shmem_thp" 2>/dev/null)
 
 cleanup() {
-	if [ -n "$vf" ] && [ -e "/sys/bus/pci/devices/$vf" ]; then
-		echo >"/sys/bus/pci/devices/$vf/driver_override"
-		[ -e "/sys/bus/pci/devices/$vf/driver" ] &&
-			echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind"
-	fi
+	mlu270_release_vf "$vf"
 	pf_to_mlu270
 	[ -n "$old_fault_reset_after" ] && echo "$old_fault_reset_after" >"$sys/fault_reset_after" 2>/dev/null
 	[ -n "$old_enable_sriov" ] && echo "$old_enable_sriov" >"$enable_sriov" 2>/dev/null
@@ -72,10 +68,7 @@ echo always >"$shmem_thp"
 setup() {
 	echo 0 >"$sys/sriov_numvfs" && echo 2 >"$sys/sriov_numvfs" || return 1
 	vf=$(mlu270_vf_of "$pf" 1)
-	wait_for '[ -e "/sys/bus/pci/devices/$vf/driver" ]' 10 || return 1
-	echo "$vf" >"/sys/bus/pci/devices/$vf/driver/unbind" &&
-		echo vfio-pci >"/sys/bus/pci/devices/$vf/driver_override" &&
-		echo "$vf" >/sys/bus/pci/drivers/vfio-pci/bind &&
+	wait_for '[ -e "/sys/bus/pci/devices/$vf/driver" ]' 10 && mlu270_to_vfio "$vf" &&
 		[ -c /dev/iommu ] && [ -n "$(ls /dev/vfio/devices 2>/dev/null)" ]
 }
 mlu270_check "VF 1 is bound to vfio-pci; /dev/iommu and the VFIO device cdev exist" setup
@@ -100,8 +93,7 @@ done
 # The card driven by a userspace PF: the PF bound to vfio-pci, which
 # enables SR-IOV (vfio-pci's enable_sriov) and hands its VF to vfio-pci.
 userspace_pf() {
-	echo >"/sys/bus/pci/devices/$vf/driver_override"
-	echo "$vf" >/sys/bus/pci/drivers/vfio-pci/unbind
+	mlu270_release_vf "$vf"
 	vf=
 	echo 0 >"$sys/sriov_numvfs" || return 1
 	echo 1 >"$enable_sriov" || return 1
