@@ -5,7 +5,8 @@
 #   make run      boot the emulated card and show the stack working
 #   make check    every test; ends with "N passed, N failed, N skipped"
 #
-# Finer targets: deps kernel kernel-release qemu modules tool initramfs shell
+# Finer targets: deps kernel kernel-release kernel-inner qemu modules tool
+# initramfs shell
 # check-runner clippy rustfmt clean. See README.md.
 #
 # Every big output (kernel, QEMU, their sources) lives in one cache directory
@@ -23,7 +24,7 @@ export MLU270_RUN := $(shell date +%s%N)
 export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED \
 	MLU270_BENCH_ROUNDS MLU270_BENCH_PINGS MLU270_BENCH_ICOUNT
 
-.PHONY: all deps kernel kernel-release qemu modules modules-release tool initramfs \
+.PHONY: all deps kernel kernel-release kernel-inner qemu modules modules-release modules-inner tool initramfs \
 	run bench shell check stress check-runner clippy rustfmt clean help
 
 all: kernel qemu modules
@@ -40,6 +41,10 @@ kernel: deps
 kernel-release: deps
 	@$(SCRIPTS)/timed.sh "build: release kernel" $(SCRIPTS)/build-kernel.sh release
 
+# The nested VM's kernel (vfio_passthrough): a cloud guest with one VF.
+kernel-inner: deps
+	@$(SCRIPTS)/timed.sh "build: inner VM kernel" $(SCRIPTS)/build-kernel.sh inner
+
 qemu: deps
 	@$(SCRIPTS)/timed.sh "build: QEMU" $(SCRIPTS)/build-qemu.sh
 
@@ -48,6 +53,9 @@ modules: kernel
 
 modules-release: kernel-release
 	@$(SCRIPTS)/timed.sh "build: release modules" $(SCRIPTS)/build-modules.sh release
+
+modules-inner: kernel-inner
+	@$(SCRIPTS)/timed.sh "build: inner VM modules" $(SCRIPTS)/build-modules.sh inner
 
 # The userspace tool, static, for the guest image.
 tool: deps
@@ -67,8 +75,8 @@ bench: kernel-release qemu modules-release tool
 shell: kernel qemu modules tool
 	@$(SCRIPTS)/guest.sh shell
 
-# (the release kernel and modules: the nested VM of the vfio test)
-check: kernel qemu modules tool kernel-release modules-release
+# (the inner kernel and modules: the nested VM of the vfio test)
+check: kernel qemu modules tool kernel-inner modules-inner
 	@$(SCRIPTS)/check.sh
 
 # The long versions of the hardening tests (a hostile VF's 100,000 messages,

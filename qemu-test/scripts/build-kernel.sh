@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build one kernel configuration ("test" or "release") from the pristine
+# Build one kernel configuration ("test", "release" or "inner") from the pristine
 # Linux source plus the rust/ patch series plus the config fragments.
 # Does nothing when a build with the same inputs is already in the cache.
 source "$(dirname "$0")/common.sh"
@@ -8,6 +8,7 @@ source "$(dirname "$0")/common.sh"
 cfg=${1:-test}
 [ -f "$TOP/qemu-test/config/$cfg.config" ] || die "no config fragment qemu-test/config/$cfg.config"
 
+mapfile -t fragments < <(config_fragments "$cfg")
 KMAKE=(make -s LLVM="$LLVM_SUFFIX" -j"$JOBS" RUST_LIB_SRC="$(rust_lib_src)")
 
 # The patched tree: hard links to the pristine source, with the rust/
@@ -39,7 +40,7 @@ prepare_tree() {
 # drop (RUST with MODVERSIONS, KASAN without clang...) fails the build here.
 check_config() {
 	local out=$1 frag line opt want have bad=0
-	for frag in "$TOP/qemu-test/config/base.config" "$TOP/qemu-test/config/$cfg.config"; do
+	for frag in "${fragments[@]}"; do
 		while read -r line; do
 			case "$line" in CONFIG_*=*) ;; *) continue ;; esac
 			opt=${line%%=*}
@@ -67,8 +68,7 @@ build() {
 	mkdir -p "$out"
 	log "configuring the $cfg kernel in $out"
 	"${KMAKE[@]}" -C "$tree" O="$out" tinyconfig >/dev/null
-	"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" \
-		"$TOP/qemu-test/config/base.config" "$TOP/qemu-test/config/$cfg.config" >/dev/null
+	"$tree/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "${fragments[@]}" >/dev/null
 	"${KMAKE[@]}" -C "$tree" O="$out" olddefconfig >/dev/null
 	check_config "$out"
 	log "building the $cfg kernel (a few minutes on 2 cores)"

@@ -107,7 +107,9 @@ if "$PYTHON" "$TOP/qemu-test/scripts/runner.py" \
 	${RUNNER_SELFTESTS:+--runner-selftests}; then :; else stage_failed "$results/guest.json" "guest run failed"; fi
 stage_done guest
 
-"$PYTHON" "$TOP/qemu-test/scripts/stage-times.py" "$times" "$TOP/.build/logs/check/console.log" || true
+# (guest 0's console, then those of the other test guests, if any)
+"$PYTHON" "$TOP/qemu-test/scripts/stage-times.py" "$times" "$TOP/.build/logs/check/console.log" \
+	$(ls -d "$TOP"/.build/logs/check/guest[0-9]*/console.log 2>/dev/null || true) || true
 
 "$PYTHON" - "$results" <<'PY' || status=1
 import glob, json, os, sys

@@ -113,10 +113,19 @@ kernel_src_dir() {
 kernel_tree_key() { hash_string "$(kernel_pkg_version) $(hash_inputs "$TOP/rust/patches")"; }
 kernel_tree_dir() { echo "$CACHE/kernel-tree/$(kernel_tree_key)"; }
 
+# The config fragments of one kernel configuration, merged onto tinyconfig in
+# this order: the test and release kernels share base.config; the nested VM's
+# kernel (inner) is its own.
+config_fragments() {
+	[ "$1" = inner ] || echo "$TOP/qemu-test/config/base.config"
+	echo "$TOP/qemu-test/config/$1.config"
+}
+
 # Key of one kernel build: the tree key + the config fragments it uses.
 kernel_build_key() {
-	local cfg=$1
-	hash_string "$(kernel_tree_key) $(hash_inputs "$TOP/qemu-test/config/base.config" "$TOP/qemu-test/config/$cfg.config")"
+	local frags
+	mapfile -t frags < <(config_fragments "$1")
+	hash_string "$(kernel_tree_key) $(hash_inputs "${frags[@]}")"
 }
 kernel_build_dir() { echo "$CACHE/kernel-build/$1-$(kernel_build_key "$1")"; }
 

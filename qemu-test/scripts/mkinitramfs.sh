@@ -81,10 +81,11 @@ fi
 # The nested VM of the vfio test: a QEMU for the guest (it runs the inner
 # VM under TCG and hands it a VF with vfio-pci), its firmware, and the inner
 # VM's kernel and initramfs (busybox, mlu270_vf, mlu270-smi). The inner
-# kernel is the release kernel: the test kernel's debugging makes a VM
-# nested in TCG take ten minutes to boot.
-ikbuild=$(kernel_build_dir release)
-imoddir=$(modules_dir release)
+# kernel has its own configuration (qemu-test/config/inner.config): a VM
+# nested in TCG pays for every initcall, and the test kernel's debugging
+# makes it take ten minutes to boot.
+ikbuild=$(kernel_build_dir inner)
+imoddir=$(modules_dir inner)
 if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
 	[ -f "$ikbuild/.mlu270-build-ready" ] && [ -f "$imoddir/mlu270_vf.ko" ]; then
 	ikver=$(cat "$ikbuild/include/config/kernel.release")
@@ -93,11 +94,16 @@ if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
 	copy_program "$(qemu_binary_current)"
 	strip "$root$(qemu_binary_current)"
 	ln -sf "$(qemu_binary_current)" "$root/usr/bin/qemu-system-x86_64"
-	cp /usr/share/seabios/bios-256k.bin /usr/share/qemu/linuxboot_dma.bin "$root/usr/share/qemu/"
+	cp /usr/share/qemu/qboot.rom /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin "$root/usr/share/qemu/"
 	cp "$ikbuild/arch/x86/boot/bzImage" "$inner/bzImage"
 	iroot=$(mktemp -d "${TMPDIR:-/tmp}/mlu270-inner.XXXXXX")
 	mkdir -p "$iroot"/{bin,sbin,usr/bin,proc,sys,dev,tmp,lib/modules/"$ikver"/extra}
 	cp /bin/busybox "$iroot/bin/busybox"
+	# (the applets inner-init runs: each link is a file the VM's kernel
+	# unpacks at boot)
+	for applet in sh mount modprobe sleep reboot dmesg grep sed awk tail; do
+		ln -s busybox "$iroot/bin/$applet"
+	done
 	cp "$imoddir/mlu270_vf.ko" "$iroot/lib/modules/$ikver/extra/"
 	cp "$ikbuild/modules-install/lib/modules/$ikver/modules.order" \
 		"$ikbuild/modules-install/lib/modules/$ikver/modules.builtin" "$iroot/lib/modules/$ikver/" 2>/dev/null || true
@@ -105,13 +111,15 @@ if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
 	[ -x "$CACHE/tool/mlu270-smi" ] && cp "$CACHE/tool/mlu270-smi" "$iroot/usr/bin/"
 	cp "$TOP/qemu-test/guest/inner-init" "$iroot/init"
 	chmod +x "$iroot/init"
-	(cd "$iroot" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) | gzip -1 >"$inner/initramfs.cpio.gz"
+	# (uncompressed: the inner kernel would spend seconds inflating it)
+	(cd "$iroot" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$inner/initramfs.cpio"
 	rm -rf "$iroot"
 fi
 
 # The test list, as guest paths.
 : >"$root/etc/mlu270/tests"
-while read -r name path; do
+# (a third column: the test guest that runs it, runner.py --guests)
+while read -r name path guest; do
 	[ -n "$name" ] || continue
 	case "$path" in
 	tools/testing/selftests/*) gpath=/selftests/${path#tools/testing/selftests/} ;;
@@ -121,7 +129,7 @@ while read -r name path; do
 	esac
 	[ -e "$root$gpath" ] || die "test $name: $path not found"
 	chmod +x "$root$gpath"
-	echo "$name $gpath" >>"$root/etc/mlu270/tests"
+	echo "$name $gpath ${guest:-0}" >>"$root/etc/mlu270/tests"
 done <"$testlist"
 
 # Settings for the tests: long runs (make stress) and a fixed fuzz seed.

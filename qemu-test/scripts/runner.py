@@ -8,12 +8,21 @@ did not finish, a guest that hangs (timeout), any kernel splat, a failed host
 action, an expected KUnit suite that did not run and, with --strict-skips,
 any skip of our own tests that the expected-skips list does not name.
 Prints one line per test and writes the counts to --counts as JSON.
+
+The tests are split across --guests test guests that run at the same time
+(each with its own card; KUnit runs in guest 0): a test waits on a guest's
+device model as often as it works, and two guests keep both host CPUs
+busy. A test with a "# solo:" line near its top (it measures time) runs
+in guest 0 while every other guest is stopped (QMP stop: a stopped guest's
+clock stops too, so nothing in it times out).
 """
 
 import argparse
+import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +73,86 @@ def extra_tests(directory):
     return tests
 
 
+def test_header(path, key):
+    """The value of a "# KEY: value" line in the first 20 lines of a test
+    script (like kselftest's "# timeout:"), or None."""
+    try:
+        with open(path, errors="replace") as f:
+            for _ in range(20):
+                line = f.readline()
+                if not line:
+                    break
+                m = re.match(rf"#\s*{re.escape(key)}:\s*(.*)$", line.strip())
+                if m:
+                    return m.group(1)
+    except OSError:
+        pass
+    return None
+
+
+# The expected duration of each test (seconds by the guest's clock), to split
+# the tests across the guests: the last run's (written by the runner after
+# each run) or, in a fresh clone, the committed ones.
+DURATIONS = os.path.join(TOP, "qemu-test", "config", "test-durations")
+LAST_DURATIONS = os.path.join(TOP, ".build", "test-durations")
+UNKNOWN_DURATION = 30.0
+# what guest 0's boot adds to its share: KUnit and the Rust doctests
+KUNIT_DURATION = 10.0
+
+
+def load_durations():
+    durations = {}
+    for path in (DURATIONS, LAST_DURATIONS):
+        try:
+            with open(path) as f:
+                for line in f:
+                    words = line.split("#", 1)[0].split()
+                    if len(words) == 2:
+                        durations[words[0]] = float(words[1])
+        except (OSError, ValueError):
+            pass
+    return durations
+
+
+def save_durations(measured):
+    """Merges this run's test durations into LAST_DURATIONS."""
+    if not measured:
+        return
+    durations = {}
+    try:
+        with open(LAST_DURATIONS) as f:
+            for line in f:
+                words = line.split()
+                if len(words) == 2:
+                    durations[words[0]] = words[1]
+    except (OSError, ValueError):
+        pass
+    durations.update({name: f"{secs:.1f}" for name, secs in measured.items()})
+    os.makedirs(os.path.dirname(LAST_DURATIONS), exist_ok=True)
+    with open(LAST_DURATIONS, "w") as f:
+        for name in sorted(durations):
+            f.write(f"{name} {durations[name]}\n")
+
+
+def split_tests(tests, solo, guests, durations, kunit):
+    """[guest index per test]: the solo tests (solo[i]) in guest 0, the
+    others on the guest with the least expected work so far, longest first;
+    each guest runs its tests in the original order."""
+    where = [0] * len(tests)
+    if guests <= 1:
+        return where
+    load = [0.0] * guests
+    if kunit:
+        load[0] += KUNIT_DURATION
+    rest = sorted((i for i in range(len(tests)) if not solo[i]),
+                  key=lambda i: -durations.get(tests[i][0], UNKNOWN_DURATION))
+    for i in rest:
+        g = min(range(guests), key=lambda k: load[k])
+        where[i] = g
+        load[g] += durations.get(tests[i][0], UNKNOWN_DURATION)
+    return where
+
+
 def kvm_usable():
     """KVM only where the CPU really virtualizes (not a software /dev/kvm)."""
     if os.environ.get("ACCEL"):
@@ -83,7 +172,7 @@ def read_lines(path):
         return f.read().splitlines()
 
 
-def qemu_command(args, console, tests_port, mode):
+def qemu_command(args, console, tests_port, mode, guest=0, kunit=True):
     kvm = kvm_usable()
     # (with KVM, interrupt remapping needs the split irqchip)
     machine = "q35,kernel-irqchip=split" if kvm else "q35"
@@ -98,8 +187,10 @@ def qemu_command(args, console, tests_port, mode):
     # log_buf_len: the log a test reads back must still hold its mark.
     append = (f"console=ttyS0 panic=-1 oops=panic loglevel=7 intel_iommu=on "
               f"printk.devkmsg=on log_buf_len=4M mlu270.mode={mode} {args.append}").strip()
-    if args.no_kunit:
+    if args.no_kunit or not kunit:
         append += " kunit.enable=0"
+    if guest:
+        append += f" mlu270.guest={guest}"
     if mode != "bench":
         # huge pages for the hugetlb variants of the kernel's vfio
         # selftests (vfio_selftests.sh): a 1 GiB page exists only if it is
@@ -115,7 +206,7 @@ def qemu_command(args, console, tests_port, mode):
         *accel,
         *iommu,
         "-smp", "2",
-        "-m", args.memory or ("2G" if mode == "bench" else "4G"),
+        "-m", args.memory or ("2G" if mode == "bench" else "3G"),
         "-nodefaults",
         "-no-reboot",
         "-display", "none",
@@ -201,12 +292,13 @@ class Qmp:
                 return msg
 
 
-def host_actions(tests_port, offset, qmp_holder, log, failures=None, exited=False):
+def host_actions(tests_port, offset, qmp_holder, log, failures=None, exited=False, on_line=None):
     """Carries out the MLU270-HOST lines written since `offset`; returns the
     new offset. A line is taken only once it is complete. Every action that
     fails (unknown, QMP unreachable, or an "error" reply) is logged and
     appended to `failures` as "host action X failed: why"; with `exited`
-    (QEMU is gone), every request left is such a failure."""
+    (QEMU is gone), every request left is such a failure. on_line(line) sees
+    every complete line."""
     if failures is None:
         failures = []
     try:
@@ -220,6 +312,8 @@ def host_actions(tests_port, offset, qmp_holder, log, failures=None, exited=Fals
         return offset
     for raw in data[: end + 1].splitlines():
         line = raw.decode(errors="replace").strip()
+        if on_line is not None:
+            on_line(line)
         if not line.startswith("MLU270-HOST "):
             continue
         action = line.split(" ", 1)[1].strip()
@@ -413,6 +507,107 @@ def judge_run(tests, console_lines, port_lines, kunit=True, expected_suites=(), 
     return total, problems
 
 
+def host_path(path, extra):
+    """The host path of a test listed as (name, path)."""
+    if path.startswith("extra/") and extra:
+        return os.path.join(os.path.abspath(extra), path[len("extra/"):])
+    return os.path.join(TOP, path)
+
+
+TEST_LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)")
+
+
+def test_durations(console_lines):
+    """{test: seconds} by the guest's clock, from its console."""
+    started = {}
+    durations = {}
+    for line in console_lines:
+        m = TEST_LINE.match(line)
+        if not m:
+            continue
+        t, what, name = float(m.group(1)), m.group(2), m.group(3)
+        if what == "running":
+            started[name] = t
+        elif name in started:
+            durations[name] = t - started.pop(name)
+    return durations
+
+
+class GuestRun:
+    """One test guest: its QEMU, its logs (guest 0 in the log directory
+    itself, guest K in guestK/ under it) and its host actions.
+
+    Lifetime: made by main, started once, polled (serve) until QEMU exits,
+    then finished; only main's thread touches it.
+    """
+
+    def __init__(self, args, index, guests):
+        self.index = index
+        self.dir = args.logdir if index == 0 else os.path.join(args.logdir, f"guest{index}")
+        os.makedirs(self.dir, exist_ok=True)
+        self.console = os.path.join(self.dir, "console.log")
+        self.tests_port = os.path.join(self.dir, "tests.log")
+        for f in (self.console, self.tests_port, qmp_path(self.tests_port)):
+            if os.path.exists(f):
+                os.unlink(f)
+        self.cmd = qemu_command(args, self.console, self.tests_port, args.mode,
+                                guest=index if guests > 1 else 0, kunit=index == 0)
+        with open(os.path.join(self.dir, "qemu-cmdline"), "w") as f:
+            f.write(" ".join(self.cmd) + "\n")
+        self.proc = None
+        self.offset = 0
+        self.qmp = [None]
+        self.action_failures = []
+        self.timed_out = False
+        self.paused = False
+        # the test the guest runs now (MLU270-TEST-BEGIN .. END)
+        self.current = None
+        self.log = None
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "host-actions.log"), "w")
+        self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self):
+        self.timed_out = True
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+
+    def _line(self, line):
+        if line.startswith("MLU270-TEST-BEGIN "):
+            self.current = line.split(" ", 1)[1]
+        elif line.startswith("MLU270-TEST-END "):
+            self.current = None
+
+    def serve(self):
+        self.offset = host_actions(self.tests_port, self.offset, self.qmp, self.log,
+                                   self.action_failures, on_line=self._line)
+
+    def pause(self, stop):
+        """QMP stop (or cont): a stopped guest's clock stops with it."""
+        if not self.running() or self.paused == stop:
+            return
+        try:
+            if self.qmp[0] is None:
+                self.qmp[0] = Qmp(qmp_path(self.tests_port))
+            reply = self.qmp[0].execute("stop" if stop else "cont", {})
+            self.log.write(f"{'stop' if stop else 'cont'} (guest 0 runs a solo test): "
+                           f"{json.dumps(reply)}\n")
+            self.paused = stop
+        except (OSError, ValueError) as e:
+            self.log.write(f"{'stop' if stop else 'cont'} failed: {e}\n")
+        self.log.flush()
+
+    def finish(self):
+        # (a request written after the last look was never carried out)
+        host_actions(self.tests_port, self.offset, self.qmp, self.log, self.action_failures,
+                     exited=True, on_line=self._line)
+        self.log.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--qemu", required=True)
@@ -427,7 +622,7 @@ def main():
     p.add_argument("--runner-selftests", action="store_true")
     p.add_argument("--timeout", type=int, default=int(os.environ.get("RUNNER_TIMEOUT", "1500")))
     p.add_argument("--memory", default=None,
-                   help="guest memory (default: 4G, 2G for the benchmarks)")
+                   help="guest memory (default: 3G, 2G for the benchmarks)")
     p.add_argument("--append", default="")
     p.add_argument("--mode", default="test", choices=["test", "shell", "run", "bench"])
     p.add_argument("--no-kunit", action="store_true")
@@ -437,6 +632,9 @@ def main():
     p.add_argument("--strict-skips", metavar="FILE",
                    help="a skip of KUnit or of a guest test not named extra/... fails the run "
                         "unless FILE (qemu-test/config/expected-skips) lists it")
+    p.add_argument("--guests", type=int, default=int(os.environ.get("MLU270_GUESTS", "0")),
+                   help="test guests run at the same time (default: 2 for four tests or "
+                        "more, else 1; MLU270_GUESTS)")
     p.add_argument("--list", action="store_true")
     p.add_argument("--build-only", action="store_true", help="only make the initramfs")
     p.add_argument("qemu_extra", nargs="*")
@@ -477,10 +675,16 @@ def main():
             with open(args.counts, "w") as f:
                 json.dump({"passed": 0, "failed": 0, "skipped": 0, "problems": []}, f)
         return 0
+    guests = 1
+    if args.mode == "test" and tests:
+        guests = args.guests or (2 if len(tests) >= 4 else 1)
+        guests = max(1, min(guests, len(tests)))
+    solo = [test_header(host_path(path, args.extra), "solo") is not None for _, path in tests]
+    where = split_tests(tests, solo, guests, load_durations(), kunit=not args.no_kunit)
     testlist = os.path.join(args.logdir, "tests.list")
     with open(testlist, "w") as f:
-        for name, path in tests:
-            f.write(f"{name} {path}\n")
+        for (name, path), guest in zip(tests, where):
+            f.write(f"{name} {path} {guest}\n")
     mk = [args.mkinitramfs, args.config, args.initrd, testlist]
     if args.extra:
         mk.append(os.path.abspath(args.extra))
@@ -488,43 +692,40 @@ def main():
     if args.build_only:
         return 0
 
-    console = os.path.join(args.logdir, "console.log")
-    tests_port = os.path.join(args.logdir, "tests.log")
-    for f in (console, tests_port, qmp_path(tests_port)):
-        if os.path.exists(f):
-            os.unlink(f)
-    cmd = qemu_command(args, console, tests_port, args.mode)
-    with open(os.path.join(args.logdir, "qemu-cmdline"), "w") as f:
-        f.write(" ".join(cmd) + "\n")
-
+    for stale in glob.glob(os.path.join(args.logdir, "guest[0-9]*")):
+        if int(re.sub(r"\D", "", os.path.basename(stale)) or 0) >= guests:
+            shutil.rmtree(stale, ignore_errors=True)
+    runs = [GuestRun(args, k, guests) for k in range(guests)]
     if args.mode == "shell":
-        return subprocess.call(cmd)
+        return subprocess.call(runs[0].cmd)
 
     start = time.monotonic()
-    print(f"booting the {args.config} kernel with {len(tests)} test program(s); "
-          f"logs in {args.logdir}", flush=True)
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
-    timed_out = False
-    offset = 0
-    qmp_holder = [None]
-    action_failures = []
-    with open(os.path.join(args.logdir, "host-actions.log"), "w") as actions_log:
-        while proc.poll() is None:
-            if time.monotonic() - start > args.timeout:
-                timed_out = True
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                break
-            offset = host_actions(tests_port, offset, qmp_holder, actions_log, action_failures)
-            time.sleep(0.2)
-        # (a request written after the last look was never carried out)
-        host_actions(tests_port, offset, qmp_holder, actions_log, action_failures, exited=True)
+    print(f"booting the {args.config} kernel in {guests} guest(s) with {len(tests)} test "
+          f"program(s); logs in {args.logdir}", flush=True)
+    for run in runs:
+        run.start()
+    solo_names = {name for (name, _), is_solo in zip(tests, solo) if is_solo}
+    paused = False
+    while any(run.running() for run in runs):
+        for run in runs:
+            if run.running() and time.monotonic() - start > args.timeout:
+                run.kill()
+            run.serve()
+        # guest 0 runs a solo test: the other guests stop meanwhile
+        want = runs[0].running() and runs[0].current in solo_names
+        if want != paused:
+            for run in runs[1:]:
+                run.pause(want)
+            paused = want
+        time.sleep(0.1)
+    for run in runs:
+        run.finish()
     elapsed = time.monotonic() - start
 
-    console_lines = read_lines(console)
-    port_lines = read_lines(tests_port)
-
     if args.mode in ("run", "bench"):
+        run = runs[0]
+        console_lines = read_lines(run.console)
+        port_lines = read_lines(run.tests_port)
         for line in port_lines:
             if not line.startswith("MLU270-"):
                 print(line)
@@ -532,17 +733,30 @@ def main():
         splats = ktap.find_splats(console_lines)
         for s in splats:
             print(f"kernel splat: {s}")
-        if timed_out:
+        if run.timed_out:
             print(f"guest timed out after {args.timeout} s")
-        for failure in action_failures:
+        for failure in run.action_failures:
             print(failure)
-        return 0 if ok and not splats and not timed_out and not action_failures else 1
+        return 0 if ok and not splats and not run.timed_out and not run.action_failures else 1
 
-    total, problems = judge_run(
-        tests, console_lines, port_lines, kunit=not args.no_kunit,
-        expected_suites=expected_suites, full_run=full_run,
-        expected_skips=expected_skips, skips_source=args.strict_skips,
-        timed_out=timed_out, timeout=args.timeout, action_failures=action_failures)
+    total = ktap.Counts()
+    problems = []
+    measured = {}
+    for run in runs:
+        console_lines = read_lines(run.console)
+        if guests > 1:
+            print(f"# guest {run.index}:", flush=True)
+        counts, probs = judge_run(
+            [t for t, g in zip(tests, where) if g == run.index], console_lines,
+            read_lines(run.tests_port), kunit=not args.no_kunit and run.index == 0,
+            expected_suites=expected_suites, full_run=full_run,
+            expected_skips=expected_skips, skips_source=args.strict_skips,
+            timed_out=run.timed_out, timeout=args.timeout,
+            action_failures=run.action_failures)
+        total.add(counts)
+        problems += [f"guest {run.index}: {prob}" if guests > 1 else prob for prob in probs]
+        measured.update(test_durations(console_lines))
+    save_durations(measured)
 
     for prob in problems:
         print(f"# FAIL {prob}")

@@ -2,31 +2,42 @@
 # SPDX-License-Identifier: GPL-2.0
 """The table of stage times `make check` prints before its totals.
 
-stage-times.py TIMES_TSV CONSOLE_LOG
+stage-times.py TIMES_TSV CONSOLE_LOG [CONSOLE_LOG...]
 
 TIMES_TSV has one "stage<TAB>seconds" line per stage of this make
 invocation, in the order they ran (qemu-test/scripts/timed.sh for the build
 stages, check.sh for its own). The guest stage is split with the guest's
 console log: its boot (kernel, KUnit) until the first test starts, each
 test ("mlu270-test: running X" .. "finished X", guest clock), and the rest
-(initramfs, kmemleak scan, power-off).
+(initramfs, kmemleak scan, power-off). With more than one test guest (the
+runner's --guests), one console log each, guest 0 first: each guest's
+split follows.
 """
+import os
 import re
 import sys
 
-LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)")
+LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)(.*)")
+STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
+# how the guest's CPUs spent a test's time (qemu-test/guest/init)
+CPU = re.compile(r"cpu (user \d+%, system \d+%, idle \d+%)")
 
 
 def guest_tests(console):
-    """(boot seconds, [(test, seconds)]) from the guest's console log."""
+    """(boot seconds, [(test, seconds, cpu)], seconds until the last
+    line) from the guest's console log."""
     first = None
     started = {}
     tests = []
     try:
         lines = open(console, errors="replace").read().splitlines()
     except OSError:
-        return None, []
+        return None, [], 0.0
+    last = 0.0
     for line in lines:
+        stamp = STAMP.match(line)
+        if stamp:
+            last = float(stamp.group(1))
         m = LINE.match(line)
         if not m:
             continue
@@ -36,8 +47,9 @@ def guest_tests(console):
             if first is None:
                 first = t
         elif name in started:
-            tests.append((name, t - started.pop(name)))
-    return first, tests
+            cpu = CPU.search(m.group(4))
+            tests.append((name, t - started.pop(name), cpu.group(1) if cpu else ""))
+    return first, tests, last
 
 
 def main():
@@ -48,23 +60,33 @@ def main():
             rows.append((stage, float(secs)))
     except (OSError, ValueError):
         return 0
-    boot, tests = guest_tests(sys.argv[2])
+    consoles = [c for c in sys.argv[2:] if os.path.exists(c)]
     out = []
     for stage, secs in rows:
-        if stage == "guest" and boot is not None:
-            out.append(("guest", secs))
-            out.append(("  boot (kernel, KUnit)", boot))
-            for name, t in tests:
-                out.append((f"  {name}", t))
-            rest = secs - boot - sum(t for _, t in tests)
-            out.append(("  initramfs, kmemleak, power-off", max(rest, 0.0)))
-        else:
+        if stage != "guest" or not consoles:
             out.append((stage, secs))
+            continue
+        out.append(("guest", secs))
+        for k, console in enumerate(consoles):
+            boot, tests, last = guest_tests(console)
+            if boot is None:
+                continue
+            indent = "  "
+            if len(consoles) > 1:
+                out.append((f"  guest {k} (until power-off)", last))
+                indent = "    "
+            out.append((f"{indent}boot (kernel{', KUnit' if k == 0 else ''})", boot))
+            for name, t, cpu in tests:
+                out.append((f"{indent}{name}", t, cpu))
+            if len(consoles) == 1:
+                rest = secs - boot - sum(t for _, t, _ in tests)
+                out.append(("  initramfs, kmemleak, power-off", max(rest, 0.0)))
     total = sum(secs for stage, secs in rows)
-    width = max(len(s) for s, _ in out + [("total", 0)])
-    print("Stage times (wall clock; guest tests by the guest's clock):")
-    for stage, secs in out:
-        print(f"  {stage:<{width}}  {secs:7.1f} s")
+    width = max(len(row[0]) for row in out + [("total", 0)])
+    print("Stage times (wall clock; guest tests by the guest's clock, with the")
+    print("share of the guest's CPU time each spent in user space, the kernel and idle):")
+    for stage, secs, *cpu in out:
+        print(f"  {stage:<{width}}  {secs:7.1f} s  {cpu[0] if cpu else ''}".rstrip())
     print(f"  {'total':<{width}}  {total:7.1f} s")
     return 0
 

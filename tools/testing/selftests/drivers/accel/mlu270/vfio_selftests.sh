@@ -77,13 +77,14 @@ mlu270_check "VF 1 is bound to vfio-pci; /dev/iommu and the VFIO device cdev exi
 # and passes if it exits 0 with no failed test. A test of it that skips
 # is named in the diagnostics.
 run_upstream() {
-	local bin=$1 log=/tmp/vfio_selftest.log rc totals
+	local bin=$1 log=/tmp/vfio_selftest.log rc totals t0
 	shift
+	t0=$(cut -d' ' -f1 /proc/uptime)
 	"$VFIO/$bin" "$@" >"$log" 2>&1
 	rc=$?
 	sed 's/^/# /' "$log" | grep -E '^# (not ok|ok .*# SKIP|# Totals)|FAIL|Assertion|[Tt]imeout|[Tt]erminated' | head -40
 	totals=$(grep -m1 '^# Totals' "$log")
-	echo "# $bin: exit $rc; $totals"
+	echo "# $bin: exit $rc after $(awk -v a="$t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }') s; $totals"
 	[ "$rc" = 0 ] && echo "$totals" | grep -q ' fail:0 ' && echo "$totals" | grep -q ' error:0'
 }
 for t in $tests; do
