@@ -22,7 +22,7 @@ export MLU270_RUN := $(shell date +%s%N)
 
 # Forwarded to the scripts through the environment.
 export TESTS EXTRA_TESTS RUNNER_SELFTESTS MLU270_CACHE JOBS MLU270_SEED \
-	MLU270_BENCH_ROUNDS MLU270_BENCH_PINGS MLU270_BENCH_ICOUNT
+	MLU270_BENCH_ROUNDS MLU270_BENCH_PINGS MLU270_BENCH_ICOUNT MLU270_GUESTS
 
 .PHONY: all deps kernel kernel-release kernel-inner qemu modules modules-release modules-inner tool initramfs \
 	run bench shell check stress check-runner clippy rustfmt clean help

@@ -499,6 +499,58 @@ class RunnerMain(unittest.TestCase):
         self.assertIn("host action plug-card failed: ", out)
 
 
+class RunnerSplit(unittest.TestCase):
+    """How runner.py splits the tests across its guests (--guests)."""
+
+    TESTS = [("a", "x/a.sh"), ("b", "x/b.sh"), ("c", "x/c.sh"), ("d", "x/d.sh"), ("e", "x/e.sh")]
+
+    def test_one_guest_runs_everything(self):
+        self.assertEqual(runner.split_tests(self.TESTS, [False] * 5, 1, {}, True), [0] * 5)
+
+    def test_longest_first_on_the_least_loaded_guest(self):
+        durations = {"a": 100, "b": 60, "c": 50, "d": 10, "e": 5}
+        where = runner.split_tests(self.TESTS, [False] * 5, 2, durations, kunit=False)
+        loads = [sum(durations[n] for (n, _), g in zip(self.TESTS, where) if g == k)
+                 for k in range(2)]
+        self.assertEqual(where[0], 0)
+        self.assertEqual(sorted(loads), [110, 115], where)
+
+    def test_solo_tests_run_in_guest_0(self):
+        durations = {"a": 100, "b": 100, "c": 100, "d": 100, "e": 100}
+        solo = [False, False, False, True, True]
+        where = runner.split_tests(self.TESTS, solo, 3, durations, kunit=True)
+        self.assertEqual(where[3:], [0, 0])
+        # guest 0 has KUnit: the first unsolo test goes elsewhere
+        self.assertNotEqual(where[0], 0)
+
+    def test_unknown_tests_have_a_default_duration(self):
+        where = runner.split_tests(self.TESTS, [False] * 5, 5, {}, kunit=False)
+        self.assertEqual(sorted(where), [0, 1, 2, 3, 4])
+
+    def test_header(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "t.sh")
+            with open(path, "w") as f:
+                f.write("#!/bin/sh\n# timeout: 60\n# solo: it measures a latency\necho\n")
+            self.assertEqual(runner.test_header(path, "solo"), "it measures a latency")
+            self.assertEqual(runner.test_header(path, "timeout"), "60")
+            self.assertIsNone(runner.test_header(path, "exclusive"))
+            self.assertIsNone(runner.test_header(os.path.join(d, "none"), "solo"))
+
+    def test_durations_from_the_console(self):
+        lines = ["[    1.500000] mlu270-test: running a",
+                 "[    4.000000] mlu270-test: finished a (exit 0; cpu user 1%, system 50%, idle 49%)",
+                 "[    4.100000] mlu270-test: running b"]
+        self.assertEqual(runner.test_durations(lines), {"a": 2.5})
+
+    def test_the_committed_durations_name_real_tests(self):
+        names = {name for name, _ in runner.discover(False)}
+        with open(runner.DURATIONS) as f:
+            listed = [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
+        self.assertTrue(listed)
+        self.assertEqual([n for n in listed if n not in names], [])
+
+
 QTEST_STUB = """#!/bin/sh
 # a stand-in for the qtest binary: one passing case, one g_test_skip
 if [ "$1" = -l ]; then

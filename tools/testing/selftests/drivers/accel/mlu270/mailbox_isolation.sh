@@ -1,6 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0
 # timeout: 1800
+# solo: VF 2's round-trip bound (5 ms) is a latency the runner's other
+# test guests would add to
 # One VF's mailbox misbehaviour costs the other VFs nothing. VF 1 (no
 # driver) asks for a reset over and over and never acknowledges the
 # replies, while VF 2 (no driver) measures its HEARTBEAT round trips and
