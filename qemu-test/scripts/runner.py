@@ -515,13 +515,14 @@ def host_path(path, extra):
     return os.path.join(TOP, path)
 
 
-TEST_LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)")
+TEST_LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)(.*)")
 
 
-def test_durations(console_lines):
-    """{test: seconds} by the guest's clock, from its console."""
+def test_spans(console_lines):
+    """[(test, start, end, the rest of its "finished" line)] by the guest's
+    clock, from its console (qemu-test/guest/init's kmsg lines)."""
     started = {}
-    durations = {}
+    spans = []
     for line in console_lines:
         m = TEST_LINE.match(line)
         if not m:
@@ -530,8 +531,13 @@ def test_durations(console_lines):
         if what == "running":
             started[name] = t
         elif name in started:
-            durations[name] = t - started.pop(name)
-    return durations
+            spans.append((name, started.pop(name), t, m.group(4)))
+    return spans
+
+
+def test_durations(console_lines):
+    """{test: seconds} by the guest's clock, from its console."""
+    return {name: end - start for name, start, end, _ in test_spans(console_lines)}
 
 
 class GuestRun:

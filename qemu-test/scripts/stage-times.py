@@ -17,7 +17,9 @@ import os
 import re
 import sys
 
-LINE = re.compile(r"^\[\s*(\d+\.\d+)\] mlu270-test: (running|finished) (\S+)(.*)")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import runner  # noqa: E402
+
 STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
 # how the guest's CPUs spent a test's time (qemu-test/guest/init)
 CPU = re.compile(r"cpu (user \d+%, system \d+%, idle \d+%)")
@@ -26,29 +28,20 @@ CPU = re.compile(r"cpu (user \d+%, system \d+%, idle \d+%)")
 def guest_tests(console):
     """(boot seconds, [(test, seconds, cpu)], seconds until the last
     line) from the guest's console log."""
-    first = None
-    started = {}
-    tests = []
-    try:
-        lines = open(console, errors="replace").read().splitlines()
-    except OSError:
+    lines = runner.read_lines(console)
+    if not lines:
         return None, [], 0.0
+    spans = runner.test_spans(lines)
+    tests = []
+    for name, start, end, rest in spans:
+        cpu = CPU.search(rest)
+        tests.append((name, end - start, cpu.group(1) if cpu else ""))
     last = 0.0
     for line in lines:
         stamp = STAMP.match(line)
         if stamp:
             last = float(stamp.group(1))
-        m = LINE.match(line)
-        if not m:
-            continue
-        t, what, name = float(m.group(1)), m.group(2), m.group(3)
-        if what == "running":
-            started[name] = t
-            if first is None:
-                first = t
-        elif name in started:
-            cpu = CPU.search(m.group(4))
-            tests.append((name, t - started.pop(name), cpu.group(1) if cpu else ""))
+    first = min((start for _, start, _, _ in spans), default=None)
     return first, tests, last
 
 
