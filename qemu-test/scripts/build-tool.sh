@@ -15,6 +15,11 @@ for src in "$selftest"/*.c; do
 done
 rm -f "$CACHE/tool/mlu270_job"
 
+# /init of the vfio test's nested VM.
+gcc -static -Os -s -Wall -Wextra -Werror -o "$CACHE/tool/inner-init.new" "$TOP/qemu-test/guest/inner-init.c" ||
+	die "building qemu-test/guest/inner-init.c failed"
+mv -f "$CACHE/tool/inner-init.new" "$CACHE/tool/inner-init"
+
 crate=$TOP/tools/mlu270-smi
 [ -f "$crate/Cargo.toml" ] || { log "no userspace tool yet"; exit 0; }
 mkdir -p "$CACHE/tool"

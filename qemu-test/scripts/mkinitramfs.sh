@@ -80,14 +80,15 @@ fi
 
 # The nested VM of the vfio test: a QEMU for the guest (it runs the inner
 # VM under TCG and hands it a VF with vfio-pci), its firmware, and the inner
-# VM's kernel and initramfs (busybox, mlu270_vf, mlu270-smi). The inner
+# VM's kernel and initramfs (its /init, mlu270_vf, mlu270-smi). The inner
 # kernel has its own configuration (qemu-test/config/inner.config): a VM
 # nested in TCG pays for every initcall, and the test kernel's debugging
 # makes it take ten minutes to boot.
 ikbuild=$(kernel_build_dir inner)
 imoddir=$(modules_dir inner)
 if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
-	[ -f "$ikbuild/.mlu270-build-ready" ] && [ -f "$imoddir/mlu270_vf.ko" ]; then
+	[ -f "$ikbuild/.mlu270-build-ready" ] && [ -f "$imoddir/mlu270_vf.ko" ] &&
+	[ -x "$CACHE/tool/inner-init" ]; then
 	ikver=$(cat "$ikbuild/include/config/kernel.release")
 	inner=$root/usr/share/mlu270/inner
 	mkdir -p "$inner" "$root/usr/share/qemu"
@@ -97,20 +98,11 @@ if [ "$cfg" = test ] && [ -x "$(qemu_binary_current)" ] &&
 	cp /usr/share/qemu/qboot.rom /usr/share/qemu/linuxboot_dma.bin /usr/share/qemu/kvmvapic.bin "$root/usr/share/qemu/"
 	cp "$ikbuild/arch/x86/boot/bzImage" "$inner/bzImage"
 	iroot=$(mktemp -d "${TMPDIR:-/tmp}/mlu270-inner.XXXXXX")
-	mkdir -p "$iroot"/{bin,sbin,usr/bin,proc,sys,dev,tmp,lib/modules/"$ikver"/extra}
-	cp /bin/busybox "$iroot/bin/busybox"
-	# (the applets inner-init runs: each link is a file the VM's kernel
-	# unpacks at boot)
-	for applet in sh mount modprobe sleep reboot dmesg grep sed awk tail; do
-		ln -s busybox "$iroot/bin/$applet"
-	done
+	mkdir -p "$iroot"/{usr/bin,proc,sys,dev,tmp,lib/modules/"$ikver"/extra}
 	cp "$imoddir/mlu270_vf.ko" "$iroot/lib/modules/$ikver/extra/"
-	cp "$ikbuild/modules-install/lib/modules/$ikver/modules.order" \
-		"$ikbuild/modules-install/lib/modules/$ikver/modules.builtin" "$iroot/lib/modules/$ikver/" 2>/dev/null || true
-	/sbin/depmod -b "$iroot" "$ikver" 2>/dev/null || depmod -b "$iroot" "$ikver"
 	[ -x "$CACHE/tool/mlu270-smi" ] && cp "$CACHE/tool/mlu270-smi" "$iroot/usr/bin/"
-	cp "$TOP/qemu-test/guest/inner-init" "$iroot/init"
-	chmod +x "$iroot/init"
+	# (a program, not a script: see qemu-test/guest/inner-init.c)
+	cp "$CACHE/tool/inner-init" "$iroot/init"
 	# (uncompressed: the inner kernel would spend seconds inflating it)
 	(cd "$iroot" && find . -print0 | LC_ALL=C sort -z | cpio --null -o -H newc --quiet) >"$inner/initramfs.cpio"
 	rm -rf "$iroot"

@@ -54,9 +54,8 @@ start_vm() {
 	rm -f /tmp/inner.log
 	t_start=$(cut -d' ' -f1 /proc/uptime)
 	# (qboot: a firmware that only loads the kernel; no5lvl: 4-level
-	# page tables, one walk step less for each TLB miss of the VM; no
-	# ERMS/FSRM: TCG runs "rep stosb/movsb" byte by byte)
-	"$QEMU" -M q35 -accel tcg -cpu max,erms=off,fsrm=off -smp 1 -m 128M -nodefaults -no-reboot \
+	# page tables, one walk step less for each TLB miss of the VM)
+	"$QEMU" -M q35 -accel tcg -cpu max -smp 1 -m 128M -nodefaults -no-reboot \
 		-display none -monitor none -L /usr/share/qemu -bios qboot.rom \
 		-kernel "$INNER/bzImage" -initrd "$INNER/initramfs.cpio" \
 		-append "console=ttyS0 panic=-1 loglevel=4 no5lvl inner.mode=$1" \
