@@ -195,7 +195,10 @@ lost_interrupt() {
 	deliberate_polls=${n:-0}
 	echo "# VF 3 with JOB_DONE masked: $out; poll_completions $n"
 	p50=$(echo "$out" | sed -n 's/.* p50_us=\([0-9]*\).*/\1/p')
-	[ -n "$p50" ] && [ "$p50" -ge 50000 ] && [ "$n" -ge 5 ]
+	# (most, not all 5: a job the device finished before its submitter
+	# went to sleep is collected by the pass before sleeping, uncounted;
+	# under load that happened to the first job, in 3 ms)
+	[ -n "$p50" ] && [ "$p50" -ge 50000 ] && [ "${n:-0}" -ge 3 ]
 }
 mlu270_check "a masked completion interrupt shows: jobs wait for the poll, poll_completions counts them" lost_interrupt
 
@@ -414,7 +417,7 @@ mlu270_check "native: job round trip p99 under 20 ms at queue depth 1, no comple
 # those of VF 3 with its interrupt masked.
 polls_only_deliberate() {
 	echo "# VF completions found by polling: $vf_poll_total, of them $deliberate_polls with VF 3's interrupt masked"
-	[ "$deliberate_polls" -ge 5 ] && [ "$vf_poll_total" = "$deliberate_polls" ]
+	[ "$deliberate_polls" -ge 3 ] && [ "$vf_poll_total" = "$deliberate_polls" ]
 }
 mlu270_check "no VF completion was found by the fallback poll (but VF 3's, masked)" polls_only_deliberate
 
