@@ -67,7 +67,9 @@ mlu270_check "native_slice 3/4 fails with EINVAL and changes nothing" native_bad
 
 # Native jobs in flight keep the VFs off; then VFs keep native jobs off.
 rm -f /tmp/jobs.hold.ready
-"$JOB" "$pfnode" hold 3000 /tmp/jobs.hold.ready >/tmp/jobs.hold 2>&1 &
+# (held until the check is done: a fixed 3 s once ran out before the
+# echo under load; SIGTERM ends the stream with its report)
+"$JOB" "$pfnode" hold 600000 /tmp/jobs.hold.ready >/tmp/jobs.hold 2>&1 &
 holder=$!
 mlu270_wait_file /tmp/jobs.hold.ready 30
 busy_enable() {
@@ -77,6 +79,7 @@ busy_enable() {
 		log_since start | grep -q "mlu270_pf $pf: cannot enable VFs while native jobs are in flight"
 }
 mlu270_check "echo 4 with native jobs in flight fails with EBUSY" busy_enable
+kill -TERM "$holder"
 wait "$holder"
 holder_rc=$?
 # (nothing resets the PF meanwhile: no job may be excused)
