@@ -22,7 +22,7 @@ import runner  # noqa: E402
 
 STAMP = re.compile(r"^\[\s*(\d+\.\d+)\]")
 # how the guest's CPUs spent a test's time (qemu-test/guest/init)
-CPU = re.compile(r"cpu (user \d+%, system \d+%, idle \d+%)")
+CPU = re.compile(r"cpu (user \d+%, system \d+%, idle \d+%(?:, \d+ processes)?)")
 
 
 def guest_tests(console):
@@ -77,7 +77,8 @@ def main():
     total = sum(secs for stage, secs in rows)
     width = max(len(row[0]) for row in out + [("total", 0)])
     print("Stage times (wall clock; guest tests by the guest's clock, with the")
-    print("share of the guest's CPU time each spent in user space, the kernel and idle):")
+    print("share of the guest's CPU time each spent in user space, the kernel and idle,")
+    print("and the processes each started):")
     for stage, secs, *cpu in out:
         print(f"  {stage:<{width}}  {secs:7.1f} s  {cpu[0] if cpu else ''}".rstrip())
     print(f"  {'total':<{width}}  {total:7.1f} s")

@@ -41,13 +41,16 @@ default_1="1/1" default_2="1/2 1/2" default_3="1/2 1/4 1/4" default_4="1/4 1/4 1
 
 # check N "S0 S1 ..": N VFs, each bound to mlu270_vf, ready, with slice Si.
 check() {
-	local n=$1 i=0 s vf
+	local n=$1 i=0 s addr vf state slice
 	[ "$(mlu270_count_devices 0x0271)" = "$n" ] || { echo "# $(mlu270_count_devices 0x0271) VFs, want $n"; return 1; }
 	for s in $2; do
-		vf=/sys/bus/pci/devices/$(mlu270_vf_of "$pf" $i)
-		[ "$(mlu270_driver_of "$(basename "$(readlink -f "$vf")")")" = mlu270_vf ] &&
-			[ "$(cat "$vf/state")" = ready ] && [ "$(cat "$vf/slice")" = "$s" ] ||
-			{ echo "# VF $i: driver $(mlu270_driver_of "$(basename "$(readlink -f "$vf")")"), state $(cat "$vf/state" 2>/dev/null), slice $(cat "$vf/slice" 2>/dev/null), want $s"; return 1; }
+		addr=$(mlu270_vf_of "$pf" $i)
+		vf=/sys/bus/pci/devices/$addr
+		mlu270_attr state "$vf/state"
+		mlu270_attr slice "$vf/slice"
+		[ -e "/sys/bus/pci/drivers/mlu270_vf/$addr" ] && [ -n "$addr" ] &&
+			[ "$state" = ready ] && [ "$slice" = "$s" ] ||
+			{ echo "# VF $i ($addr): driver $(mlu270_driver_of "$addr"), state $state, slice $slice, want $s"; return 1; }
 		i=$((i + 1))
 	done
 	# (an empty or short list of slices must not pass for N VFs)
@@ -62,14 +65,17 @@ while [ $cycle -lt $cycles ]; do
 	rnd 4
 	n=$((r + 1))
 	eval "choices=\$layouts_$n"
-	k=$(($(echo "$choices" | tr '|' '\n' | wc -l) + 1))
-	rnd "$k"
+	# the choices as positional parameters (no process in the loop)
+	old_ifs=$IFS IFS='|'
+	set -- $choices
+	IFS=$old_ifs
+	rnd $(($# + 1))
 	pick=$r
 	if [ "$pick" = 0 ]; then
 		layout=default
 		eval "want=\$default_$n"
 	else
-		layout=$(echo "$choices" | cut -d'|' -f"$pick")
+		eval "layout=\${$pick}"
 		want=$layout
 	fi
 	if ! echo "$layout" >"$sys/layout" || ! echo "$n" >"$sys/sriov_numvfs" || ! check "$n" "$want"; then

@@ -36,31 +36,62 @@ mlu270_wait_file() {
 	}
 }
 
+# The helpers below walk sysfs with the shell's own read, test and
+# parameter expansion instead of cat, basename and readlink: they run in
+# loops over every PCI device, and under the test kernel (KASAN, kmemleak,
+# lockdep) and TCG every process costs 40-70 ms.
+
+# mlu270_is_fn SYSFS_DIR ID: true if the PCI device at SYSFS_DIR is an
+# MLU270 function with device ID ID (0x0270 the PF, 0x0271 a VF).
+mlu270_is_fn() {
+	local vendor device
+	read -r vendor 2>/dev/null <"$1/vendor" && read -r device 2>/dev/null <"$1/device" &&
+		[ "$vendor" = 0xcabc ] && [ "$device" = "$2" ]
+}
+
 # The first MLU270 PF (cabc:0270) in the system, as a PCI address, or "".
 mlu270_find_pf() {
 	local d
 	for d in /sys/bus/pci/devices/*; do
-		if [ "$(cat "$d/vendor")" = 0xcabc ] && [ "$(cat "$d/device")" = 0x0270 ]; then
-			basename "$d"
+		if mlu270_is_fn "$d" 0x0270; then
+			echo "${d##*/}"
 			return 0
 		fi
 	done
 	return 1
 }
 
-# The driver bound to PCI device $1, or "".
+# The driver bound to PCI device $1, or "" (and status 1): the driver's
+# directory holds a link named after each device it is bound to.
 mlu270_driver_of() {
-	[ -e "/sys/bus/pci/devices/$1/driver" ] &&
-		basename "$(readlink "/sys/bus/pci/devices/$1/driver")"
+	local d
+	[ -n "$1" ] || return 1
+	for d in /sys/bus/pci/drivers/*/"$1"; do
+		[ -e "$d" ] || continue
+		d=${d%/*}
+		echo "${d##*/}"
+		return 0
+	done
+	return 1
 }
 
 # Count the functions with device ID $1 (e.g. 0x0271).
 mlu270_count_devices() {
 	local d n=0
 	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat "$d/vendor")" = 0xcabc ] && [ "$(cat "$d/device")" = "$1" ] && n=$((n + 1))
+		mlu270_is_fn "$d" "$1" && n=$((n + 1))
 	done
 	echo "$n"
+}
+
+# mlu270_attr VAR FILE: set VAR to the first line of FILE, "" if it cannot
+# be read (status 1). A sysfs read without a process, for loops.
+mlu270_attr() {
+	local _mlu270_v= _mlu270_rc
+	IFS= read -r _mlu270_v 2>/dev/null <"$2"
+	_mlu270_rc=$?
+	eval "$1=\$_mlu270_v"
+	[ -n "$_mlu270_v" ] || return $_mlu270_rc
 }
 
 # Write $2 to sysfs file $1 and print the shell's error message, if any;
@@ -95,9 +126,18 @@ mlu270_pf_bound() {
 	echo "$pf"
 }
 
-# VF number $2 (0-based) of PF $1, as a PCI address.
+# VF number $2 (0-based) of PF $1, as a PCI address, or "" (and status 1)
+# if the PF has no such VF.
 mlu270_vf_of() {
-	basename "$(readlink -f "/sys/bus/pci/devices/$1/virtfn$2")"
+	local d link=/sys/bus/pci/devices/$1/virtfn$2
+	[ -e "$link" ] || return 1
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$d" -ef "$link" ]; then
+			echo "${d##*/}"
+			return 0
+		fi
+	done
+	return 1
 }
 
 # mlu270_to_vfio VF: hands VF to vfio-pci (driver_override), as an
@@ -144,13 +184,25 @@ mlu270_enable_mem() {
 	printf "\\$(printf %o "$cmd")" | dd of="$cfg" bs=1 seek=4 count=1 conv=notrunc 2>/dev/null
 }
 
-# 32-bit register access through /dev/mem: mlu270_rd BASE OFFSET,
-# mlu270_wr BASE OFFSET VALUE (offsets and values in any shell number form).
+# 32-bit register access through /dev/mem (mlu270_mmio): mlu270_rd BASE
+# OFFSET prints the register as 0x%08x, mlu270_wr BASE OFFSET VALUE writes
+# it; mlu270_wr_words BASE OFFSET WORD... writes consecutive registers in
+# one process. Offsets and values in any shell number form.
+MLU270_MMIO=${DIR:-$(dirname "$0")}/mlu270_mmio
 mlu270_rd() {
-	printf '0x%08x\n' "$(devmem $(($1 + $2)) 32)"
+	"$MLU270_MMIO" $(($1)) $(($2))
 }
 mlu270_wr() {
-	devmem $(($1 + $2)) 32 $(($3))
+	"$MLU270_MMIO" $(($1)) $(($2))=$(($3))
+}
+mlu270_wr_words() {
+	local base=$(($1)) off=$(($2)) ops= w
+	shift 2
+	for w in "$@"; do
+		ops="$ops $off=$((w))"
+		off=$((off + 4))
+	done
+	"$MLU270_MMIO" $base $ops
 }
 
 # VF mailbox registers (Documentation/accel/mlu270/hardware.rst).
@@ -161,24 +213,23 @@ MB_DOORBELL=0x200 MB_STATUS=0x204 MB_ACK=0x208 MB_OUT=0x280 MB_IN=0x2c0
 # 2 s) for the PF's reply, leave its first words in REPLY0..REPLY3 and
 # acknowledge it. Returns 1 if no reply came.
 mlu270_send() {
-	local base=$1 i=0 w tries=0
+	local base=$1 i=0 w tries=0 ops=
 	shift
 	for w in "$@" 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0; do
 		[ $i -lt 16 ] || break
-		mlu270_wr "$base" $((MB_OUT + 4 * i)) "$w"
+		ops="$ops $((MB_OUT + 4 * i))=$((w))"
 		i=$((i + 1))
 	done
-	mlu270_wr "$base" $MB_DOORBELL 1
+	# the message and the doorbell, in this order, in one process
+	"$MLU270_MMIO" $((base)) $ops $((MB_DOORBELL))=1 || return 1
 	while [ $(($(mlu270_rd "$base" $MB_STATUS) & 2)) = 0 ]; do
 		tries=$((tries + 1))
 		[ $tries -lt 200 ] || return 1
 		sleep 0.01
 	done
-	REPLY0=$(mlu270_rd "$base" $MB_IN)
-	REPLY1=$(mlu270_rd "$base" $((MB_IN + 4)))
-	REPLY2=$(mlu270_rd "$base" $((MB_IN + 8)))
-	REPLY3=$(mlu270_rd "$base" $((MB_IN + 12)))
-	mlu270_wr "$base" $MB_ACK 1
+	set -- $("$MLU270_MMIO" $((base)) $((MB_IN)) $((MB_IN + 4)) $((MB_IN + 8)) $((MB_IN + 12)) \
+		$((MB_ACK))=1)
+	REPLY0=$1 REPLY1=$2 REPLY2=$3 REPLY3=$4
 }
 
 # Ask the host for an action: "plug-card" (a second MLU270 into the empty
@@ -193,8 +244,8 @@ mlu270_host() {
 mlu270_other_pfs() {
 	local d
 	for d in /sys/bus/pci/devices/*; do
-		[ "$(basename "$d")" = "$1" ] && continue
-		[ "$(cat "$d/vendor")" = 0xcabc ] && [ "$(cat "$d/device")" = 0x0270 ] && basename "$d"
+		[ "${d##*/}" = "$1" ] && continue
+		mlu270_is_fn "$d" 0x0270 && echo "${d##*/}"
 	done
 	return 0
 }
@@ -225,14 +276,22 @@ mlu270_restore_state() {
 	return 0
 }
 
-# wait_for CONDITION SECONDS: evaluates CONDITION every 0.1 s until it
-# holds (0) or SECONDS pass (1).
+# wait_for CONDITION SECONDS: evaluates CONDITION until it holds (0) or
+# SECONDS pass (1): every 0.1 s for the first 2 s, then every 0.5 s. (A
+# condition may start processes, 40-70 ms of CPU each under the test
+# kernel and TCG: a minute's wait for a nested VM at 0.1 s took the CPU
+# that VM needed.)
 wait_for() {
 	local t=0
 	while ! eval "$1"; do
 		[ $t -ge $(($2 * 10)) ] && return 1
-		sleep 0.1
-		t=$((t + 1))
+		if [ $t -lt 20 ]; then
+			sleep 0.1
+			t=$((t + 1))
+		else
+			sleep 0.5
+			t=$((t + 5))
+		fi
 	done
 }
 

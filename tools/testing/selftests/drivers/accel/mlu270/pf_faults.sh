@@ -47,14 +47,10 @@ queue_faulted() {
 	[ $((st & 4)) = 4 ] || [ $((st & 1)) = 0 ]
 }
 fault_once() {
-	mlu270_wr "$1" $Q_CTRL 0
-	mlu270_wr "$1" $Q_BASE_LO 0
-	mlu270_wr "$1" $Q_BASE_HI 0x10
-	mlu270_wr "$1" $CQ_BASE_LO 0x1000
-	mlu270_wr "$1" $CQ_BASE_HI 0x10
-	mlu270_wr "$1" $Q_SIZE 2
-	mlu270_wr "$1" $Q_CTRL 1
-	mlu270_wr "$1" $Q_TAIL 1
+	# (in this order, in one process)
+	"$MLU270_MMIO" $(($1)) $((Q_CTRL))=0 $((Q_BASE_LO))=0 $((Q_BASE_HI))=0x10 \
+		$((CQ_BASE_LO))=0x1000 $((CQ_BASE_HI))=0x10 $((Q_SIZE))=2 $((Q_CTRL))=1 \
+		$((Q_TAIL))=1 || return 1
 	wait_for "queue_faulted $1" 5 || {
 		echo "# the queue of $1 neither stopped nor was reset"
 		return 1

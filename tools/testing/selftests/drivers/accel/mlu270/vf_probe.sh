@@ -162,12 +162,12 @@ fake_pf() {
 			sleep 0.01
 			continue
 		fi
-		w0=$(mlu270_rd "$base" $PFVF_VF_MSG)
-		w1=$(mlu270_rd "$base" $((PFVF_VF_MSG + 4)))
-		mlu270_wr "$base" $PFVF_PF_MSG $(((w0 & 0xff) | 0x100))
-		mlu270_wr "$base" $((PFVF_PF_MSG + 4)) $(((w1 & 0xffff) | (71 << 16)))
-		mlu270_wr "$base" $PFVF_DOORBELL 1
-		mlu270_wr "$base" $PFVF_ACK 1
+		set -- $("$MLU270_MMIO" $((base)) $((PFVF_VF_MSG)) $((PFVF_VF_MSG + 4)))
+		w0=$1 w1=$2
+		# the reply, its doorbell, then the ack, in this order
+		"$MLU270_MMIO" $((base)) $((PFVF_PF_MSG))=$(((w0 & 0xff) | 0x100)) \
+			$((PFVF_PF_MSG + 4))=$(((w1 & 0xffff) | (71 << 16))) \
+			$((PFVF_DOORBELL))=1 $((PFVF_ACK))=1
 	done
 }
 bad_pf() {
