@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# Build qemu-system-x86_64 (TCG only, minimal features) with the emulated
-# MLU270 from qemu-test/mlu270/ compiled in.
+# Build qemu-system-x86_64 (TCG and KVM, minimal features) with the
+# emulated MLU270 from qemu-test/mlu270/ compiled in. The same binary runs
+# the test guests on the host (TCG here; KVM where the host has it) and
+# the nested VM inside a test guest (KVM on the guest's emulated SVM).
 #
 # The build directory is keyed by the QEMU version and this script (which
 # holds the configure options); the device model's sources are synced into
@@ -65,7 +67,7 @@ if [ ! -f "$dir/.mlu270-configured" ]; then
 	mkdir -p "$dir/build"
 	(cd "$dir/build" && "$dir/src/configure" --python="$PYTHON" \
 		--target-list=x86_64-softmmu --without-default-features \
-		--enable-tcg --disable-docs --disable-tools --disable-fdt \
+		--enable-tcg --enable-kvm --disable-docs --disable-tools --disable-fdt \
 		--disable-download --disable-install-blobs --disable-werror \
 		>configure.log 2>&1) || { tail -30 "$dir/build/configure.log"; die "QEMU configure failed"; }
 	touch "$dir/.mlu270-configured"

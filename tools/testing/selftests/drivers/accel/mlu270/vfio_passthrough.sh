@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # timeout: 1500
 # VF pass-through: this guest plays the host (an emulated VT-d with
-# interrupt remapping). VF 1 goes to vfio-pci and into a nested VM (QEMU,
-# TCG, the same kernel) where mlu270_vf binds, negotiates with the PF
+# interrupt remapping). VF 1 goes to vfio-pci and into a nested VM (QEMU
+# under KVM where this guest's CPU has SVM or VMX, as on a cloud host, else
+# TCG; a kernel made for it) where mlu270_vf binds, negotiates with the PF
 # driver here over the mailbox and runs checked jobs, its DMA translated
 # by the IOMMU. While the VM has the VF, sriov_numvfs cannot change; when
 # the VM exits, and again when it is killed, the VF is left clean (its
@@ -31,6 +32,15 @@ mlu270_keep_state "$pf"
 modprobe mlu270_vf
 sys=/sys/bus/pci/devices/$pf
 qpid=
+# KVM if this guest can run it (under TCG the CPU is an AMD model with SVM
+# and nested paging); the PMU stays hidden from the VM, whose kernel would
+# otherwise program counters KVM does not emulate here.
+modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
+if [ -c /dev/kvm ]; then
+	accel="-accel kvm -cpu host,pmu=off"
+else
+	accel="-accel tcg -cpu max"
+fi
 
 cleanup() {
 	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
@@ -55,7 +65,7 @@ start_vm() {
 	t_start=$(cut -d' ' -f1 /proc/uptime)
 	# (qboot: a firmware that only loads the kernel; no5lvl: 4-level
 	# page tables, one walk step less for each TLB miss of the VM)
-	"$QEMU" -M q35 -accel tcg -cpu max -smp 1 -m 128M -nodefaults -no-reboot \
+	"$QEMU" -M q35 $accel -smp 1 -m 128M -nodefaults -no-reboot \
 		-display none -monitor none -L /usr/share/qemu -bios qboot.rom \
 		-kernel "$INNER/bzImage" -initrd "$INNER/initramfs.cpio" \
 		-append "console=ttyS0 panic=-1 loglevel=4 no5lvl inner.mode=$1" \
@@ -81,7 +91,7 @@ mlu270_check "VF 1 is bound to vfio-pci, alone in its IOMMU group" setup
 vm_started() {
 	start_vm jobs iommufd
 	wait_for 'inner booted' 600 || { cat /tmp/qemu.log; return 1; }
-	echo "# nested VM: kernel up after $(since_start) s"
+	echo "# nested VM (${accel#-accel }): kernel up after $(since_start) s"
 	# QEMU holds /dev/iommu and the VF's cdev, not the container
 	ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q ' -> /dev/iommu$' &&
 		ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/devices/vfio[0-9]*$'
