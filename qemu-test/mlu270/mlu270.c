@@ -38,6 +38,10 @@
 
 #define MLU270_MB_WORDS (MLU270_MB_MSG_SIZE / 4)
 #define MLU270_PCIE_CAP 0x80
+/* Mlu270Func.q_ctrl_held: a Q_CTRL write held by a migration pause. */
+#define MLU270_Q_CTRL_HELD (1u << 31)
+/* No job costs more (16 MiB on the emptiest slice at 16 ns a byte). */
+#define MLU270_MAX_JOB_NS (1ULL << 32)
 
 typedef struct Mlu270State Mlu270State;
 
@@ -123,6 +127,28 @@ typedef struct Mlu270Func {
      * PF never waits for a guest.
      */
     uint32_t reset_armed;
+
+    /*
+     * Migration pause of a VF (MIG_CMD PAUSE/RESUME, migration.rst): the
+     * card fetches nothing, completes nothing, does no DMA and sends none
+     * of the VF's messages; what the guest does meanwhile is recorded and
+     * takes effect at RESUME. @job_left is the virtual time the job in
+     * flight still needs (its timer is stopped); @int_held the VF's
+     * causes whose messages wait; @pf_int_held the PF's causes the VF's
+     * mailbox raised (its doorbell or ACK), delivered at RESUME together
+     * with the message (@mb_held: OUT_BUSY is set, but the PF does not
+     * see the message yet); @q_ctrl_held a Q_CTRL write that would abort
+     * the job in flight (its completion record is DMA), bit 31 = held.
+     */
+    uint32_t mig_paused;
+    uint64_t job_left;
+    uint32_t int_held;
+    uint32_t pf_int_held;
+    uint32_t mb_held;
+    uint32_t q_ctrl_held;
+    /* The PF's view of the last migration command: results, not state. */
+    uint32_t mig_result;
+    uint32_t mig_done;
 } Mlu270Func;
 
 struct Mlu270State {
@@ -330,6 +356,11 @@ static void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits)
 
     f->int_status |= bits;
     bits &= f->int_enable;
+    if (fn && f->mig_paused) {
+        /* Sent at RESUME, one message per vector (as after an unmask). */
+        f->int_held |= bits;
+        return;
+    }
     while (bits) {
         uint32_t bit = bits & -bits;
         unsigned vec = mlu270_int_vector(bit);
@@ -829,7 +860,8 @@ static void mlu270_q_kick(Mlu270State *s, Mlu270Func *f)
     Mlu270Job j;
     uint32_t st;
 
-    if (!mlu270_q_usable(f) || f->busy || f->q_head == f->q_tail) {
+    if (!mlu270_q_usable(f) || f->busy || f->q_head == f->q_tail ||
+        f->mig_paused) {
         return;
     }
     addr = f->q_base + (uint64_t)f->q_head * MLU270_DESC_SIZE;
@@ -883,6 +915,119 @@ static void mlu270_job_timer(void *opaque)
     }
 }
 
+/* ---- Migration pause (migration.rst) ------------------------------------ */
+
+static void mlu270_q_ctrl_write(Mlu270State *s, Mlu270Func *f, uint32_t val);
+
+/* The VF's message is the PF's to read (not held by a migration pause). */
+static bool mlu270_vf_msg_pending(Mlu270Func *f)
+{
+    return f->vf_busy && !f->mb_held;
+}
+
+static void mlu270_mig_pause(Mlu270Func *f)
+{
+    if (f->mig_paused) {
+        return;
+    }
+    f->mig_paused = 1;
+    if (f->busy) {
+        /* Checkpoint: the job has had no effect yet; freeze its clock. */
+        int64_t left = timer_pending(f->timer) ?
+            timer_expire_time_ns(f->timer) -
+            qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) : 0;
+
+        f->job_left = MAX(left, 0);
+        timer_del(f->timer);
+    }
+}
+
+static void mlu270_mig_resume(Mlu270State *s, Mlu270Func *f)
+{
+    uint32_t epoch = f->epoch;
+    uint32_t held;
+
+    if (!f->mig_paused) {
+        return;
+    }
+    f->mig_paused = 0;
+    if (f->busy) {
+        timer_mod_ns(f->timer,
+                     qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + f->job_left);
+    }
+    f->job_left = 0;
+    if (f->q_ctrl_held) {
+        held = f->q_ctrl_held & MLU270_Q_CTRL_ENABLE;
+        f->q_ctrl_held = 0;
+        mlu270_q_ctrl_write(s, f, held);
+    }
+    /* The mailbox, then the VF's own messages, in the order they came. */
+    f->mb_held = 0;
+    held = f->pf_int_held;
+    f->pf_int_held = 0;
+    if (held) {
+        mlu270_raise(s, 0, held);
+    }
+    held = f->int_held & f->int_status;
+    f->int_held = 0;
+    if (held && f->epoch == epoch) {
+        mlu270_raise(s, f->index, held);
+    }
+    if (f->epoch == epoch) {
+        mlu270_q_kick(s, f);
+    }
+}
+
+static uint32_t mlu270_mig_read(Mlu270State *s, unsigned vf, hwaddr off)
+{
+    Mlu270Func *f = &s->fn[vf + 1];
+
+    switch (off) {
+    case MLU270_MIG_STATUS:
+        return f->mig_paused ? MLU270_MIG_STATUS_PAUSED : 0;
+    case MLU270_MIG_RESULT:
+        return f->mig_result;
+    case MLU270_MIG_DONE:
+        return f->mig_done;
+    default:
+        return 0;
+    }
+}
+
+static void mlu270_mig_write(Mlu270State *s, unsigned vf, hwaddr off,
+                             uint32_t val)
+{
+    Mlu270Func *f = &s->fn[vf + 1];
+    uint32_t res = MLU270_MIG_RES_OK;
+
+    if (off != MLU270_MIG_CMD) {
+        mlu270_misuse(s, 0, "write to read-only migration register 0x%x "
+                      "of VF %u", (unsigned)off, vf);
+        return;
+    }
+    if (!mlu270_vf_enabled(s, vf)) {
+        mlu270_misuse(s, 0, "migration command 0x%x for VF %u, which is "
+                      "not enabled", val, vf);
+        res = MLU270_MIG_RES_EINVAL;
+    } else if (val == MLU270_MIG_CMD_PAUSE && f->reset_armed) {
+        /*
+         * A deferred reset would fire during the pause (its deadline is
+         * device time) and is not part of the VF's state: refused.
+         */
+        res = MLU270_MIG_RES_EBUSY;
+    } else if (val == MLU270_MIG_CMD_PAUSE) {
+        mlu270_mig_pause(f);
+    } else if (val == MLU270_MIG_CMD_RESUME) {
+        mlu270_mig_resume(s, f);
+    } else {
+        mlu270_misuse(s, 0, "unknown migration command 0x%x for VF %u",
+                      val, vf);
+        res = MLU270_MIG_RES_EINVAL;
+    }
+    f->mig_result = res;
+    f->mig_done++;
+}
+
 /* ---- Resets ------------------------------------------------------------- */
 
 /*
@@ -913,6 +1058,10 @@ static void mlu270_func_reset(Mlu270State *s, unsigned fn, bool scrub,
     memset(f->vf_msg, 0, sizeof(f->vf_msg));
     memset(f->pf_msg, 0, sizeof(f->pf_msg));
     f->vf_busy = f->pf_busy = 0;
+    /* A reset ends a migration pause with the rest of the state. */
+    f->mig_paused = 0;
+    f->job_left = 0;
+    f->int_held = f->pf_int_held = f->mb_held = f->q_ctrl_held = 0;
 
     if (scrub && mlu270_part_sane(s, fn)) {
         /*
@@ -956,6 +1105,9 @@ static void mlu270_reset_all(Mlu270State *s)
         mlu270_fault_records_clear(&s->fn[fn]);
         s->part[fn].scrubs = 0;
     }
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        s->fn[fn].mig_result = s->fn[fn].mig_done = 0;
+    }
     s->vf_event = 0;
     s->fault_status = s->fault_func = s->fault_code = 0;
     s->fault_addr = 0;
@@ -989,7 +1141,7 @@ static uint32_t mlu270_pfvf_read(Mlu270State *s, unsigned vf, hwaddr off)
     switch (off) {
     case MLU270_PFVF_STATUS:
         return (f->pf_busy ? MLU270_PFVF_STATUS_PF_BUSY : 0) |
-               (f->vf_busy ? MLU270_PFVF_STATUS_VF_VALID : 0);
+               (mlu270_vf_msg_pending(f) ? MLU270_PFVF_STATUS_VF_VALID : 0);
     case MLU270_PFVF_VF_STATE:
         return (mlu270_vf_enabled(s, vf) ? MLU270_VF_STATE_ENABLED : 0) |
                (f->q_enabled ? MLU270_VF_STATE_Q_ENABLED : 0) |
@@ -1113,7 +1265,7 @@ static uint32_t mlu270_reg_read(Mlu270State *s, unsigned fn, hwaddr addr)
     case MLU270_REG_MB_PENDING: {
         uint32_t p = 0;
         for (unsigned i = 0; i < MLU270_TOTAL_VFS; i++) {
-            p |= s->fn[i + 1].vf_busy ? 1u << i : 0;
+            p |= mlu270_vf_msg_pending(&s->fn[i + 1]) ? 1u << i : 0;
         }
         return p;
     }
@@ -1149,6 +1301,12 @@ static uint32_t mlu270_reg_read(Mlu270State *s, unsigned fn, hwaddr addr)
         return mlu270_part_read(s, (addr - MLU270_PART_BASE(0)) /
                                 MLU270_PART_ENTRY_SIZE,
                                 addr % MLU270_PART_ENTRY_SIZE);
+    }
+    if (addr >= MLU270_MIG_BASE(0) &&
+        addr < MLU270_MIG_BASE(MLU270_TOTAL_VFS)) {
+        return mlu270_mig_read(s, (addr - MLU270_MIG_BASE(0)) /
+                               MLU270_MIG_WINDOW_SIZE,
+                               addr % MLU270_MIG_WINDOW_SIZE);
     }
     return 0;
 }
@@ -1213,7 +1371,7 @@ static void mlu270_pfvf_write(Mlu270State *s, unsigned vf, hwaddr off,
         if (!(val & 1)) {
             return;
         }
-        if (!f->vf_busy) {
+        if (!mlu270_vf_msg_pending(f)) {
             mlu270_misuse(s, 0, "ACK of VF %u without a message", vf);
             return;
         }
@@ -1323,6 +1481,12 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
         mlu270_q_kick(s, f);
         return;
     case MLU270_REG_Q_CTRL:
+        if (f->mig_paused && (f->q_ctrl_held ||
+                              (f->busy && !(val & MLU270_Q_CTRL_ENABLE)))) {
+            /* Aborting the job writes its completion record: at RESUME. */
+            f->q_ctrl_held = MLU270_Q_CTRL_HELD | (val & MLU270_Q_CTRL_ENABLE);
+            return;
+        }
         mlu270_q_ctrl_write(s, f, val);
         return;
     case MLU270_REG_MB_DOORBELL:
@@ -1337,6 +1501,12 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
             return;
         }
         f->vf_busy = 1;
+        if (f->mig_paused) {
+            /* Travels with the VF's state; the PF sees it at RESUME. */
+            f->mb_held = 1;
+            f->pf_int_held |= MLU270_INT_MB_RX;
+            return;
+        }
         mlu270_raise(s, 0, MLU270_INT_MB_RX);
         return;
     case MLU270_REG_MB_ACK:
@@ -1351,7 +1521,11 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
             return;
         }
         f->pf_busy = 0;
-        mlu270_raise(s, 0, MLU270_INT_MB_ACK);
+        if (f->mig_paused) {
+            f->pf_int_held |= MLU270_INT_MB_ACK;
+        } else {
+            mlu270_raise(s, 0, MLU270_INT_MB_ACK);
+        }
         if (f->reset_armed) {
             /* The VF has read the PF's last word to it: now. */
             mlu270_func_reset(s, fn, true, true);
@@ -1401,6 +1575,13 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
         mlu270_part_write(s, (addr - MLU270_PART_BASE(0)) /
                           MLU270_PART_ENTRY_SIZE,
                           addr % MLU270_PART_ENTRY_SIZE, val);
+        return;
+    }
+    if (addr >= MLU270_MIG_BASE(0) &&
+        addr < MLU270_MIG_BASE(MLU270_TOTAL_VFS)) {
+        mlu270_mig_write(s, (addr - MLU270_MIG_BASE(0)) /
+                         MLU270_MIG_WINDOW_SIZE,
+                         addr % MLU270_MIG_WINDOW_SIZE, val);
         return;
     }
     mlu270_misuse(s, fn, "write 0x%x to read-only or unused offset 0x%x",
@@ -1612,6 +1793,30 @@ static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
         (f->fault_count == 0 && (f->fault_code || f->fault_addr))) {
         return "fault record";
     }
+    if (!mlu270_flag(f->mig_paused) || !mlu270_flag(f->mb_held) ||
+        (f->mig_paused && (fn == 0 || !enabled))) {
+        return "a migration pause of a function that cannot be paused";
+    }
+    if (!f->mig_paused && (f->job_left || f->int_held || f->pf_int_held ||
+                           f->mb_held || f->q_ctrl_held)) {
+        return "migration pause state without a pause";
+    }
+    if (f->mig_paused && f->busy && timer_pending(f->timer)) {
+        return "a paused job whose clock runs";
+    }
+    if (f->job_left > MLU270_MAX_JOB_NS || (f->job_left && !f->busy) ||
+        (f->int_held & ~MLU270_INT_ALL) ||
+        (f->pf_int_held & ~(MLU270_INT_MB_RX | MLU270_INT_MB_ACK)) ||
+        (f->mb_held && !f->vf_busy) ||
+        (f->q_ctrl_held & ~(MLU270_Q_CTRL_HELD | MLU270_Q_CTRL_ENABLE)) ||
+        (f->q_ctrl_held && !(f->q_ctrl_held & MLU270_Q_CTRL_HELD)) ||
+        (f->q_ctrl_held && !f->busy)) {
+        return "migration pause state";
+    }
+    if (f->mig_result > MLU270_MIG_RES_EBUSY ||
+        (f->mig_paused && f->reset_armed)) {
+        return "migration command result";
+    }
     return NULL;
 }
 
@@ -1777,6 +1982,53 @@ static const VMStateDescription vmstate_mlu270_records = {
     },
 };
 
+/* Sent only while a VF is paused or a migration command was used. */
+static bool mlu270_vf_migration_needed(void *opaque)
+{
+    Mlu270State *s = opaque;
+
+    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
+        if (s->fn[fn].mig_paused || s->fn[fn].mig_done ||
+            s->fn[fn].mig_result) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static const VMStateDescription vmstate_mlu270_func_migration = {
+    .name = "mlu270/function/vf-migration",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(mig_paused, Mlu270Func),
+        VMSTATE_UINT64(job_left, Mlu270Func),
+        VMSTATE_UINT32(int_held, Mlu270Func),
+        VMSTATE_UINT32(pf_int_held, Mlu270Func),
+        VMSTATE_UINT32(mb_held, Mlu270Func),
+        VMSTATE_UINT32(q_ctrl_held, Mlu270Func),
+        VMSTATE_UINT32(mig_result, Mlu270Func),
+        VMSTATE_UINT32(mig_done, Mlu270Func),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * The VF migration interface's state (a VF paused for its own migration
+ * while the whole card migrates, e.g. the host itself moving).
+ */
+static const VMStateDescription vmstate_mlu270_vf_migration = {
+    .name = "mlu270/vf-migration",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = mlu270_vf_migration_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(fn, Mlu270State, MLU270_NUM_FUNCS, 1,
+                             vmstate_mlu270_func_migration, Mlu270Func),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
 static const VMStateDescription vmstate_mlu270 = {
     .name = "mlu270",
     .version_id = 1,
@@ -1801,6 +2053,7 @@ static const VMStateDescription vmstate_mlu270 = {
     },
     .subsections = (const VMStateDescription * const []) {
         &vmstate_mlu270_records,
+        &vmstate_mlu270_vf_migration,
         NULL
     },
 };

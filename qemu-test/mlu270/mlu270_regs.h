@@ -195,6 +195,29 @@
 #define MLU270_VF_STATE_Q_ENABLED   (1u << 1)
 #define MLU270_VF_STATE_IN_FLIGHT   (1u << 2)
 
+/*
+ * Per-VF migration windows in the PF: base + offsets
+ * (Documentation/accel/mlu270/migration.rst)
+ */
+#define MLU270_MIG_BASE(i)          (0x3000 + (i) * 0x100)
+#define MLU270_MIG_WINDOW_SIZE      0x100
+#define MLU270_MIG_CMD              0x0000
+#define MLU270_MIG_STATUS           0x0004
+#define MLU270_MIG_RESULT           0x0008
+#define MLU270_MIG_DONE             0x000c
+
+#define MLU270_RESET_MIG_CMD        0x00000000
+#define MLU270_RESET_MIG_STATUS     0x00000000
+#define MLU270_RESET_MIG_RESULT     0x00000000
+#define MLU270_RESET_MIG_DONE       0x00000000
+
+#define MLU270_MIG_CMD_PAUSE        0x01
+#define MLU270_MIG_CMD_RESUME       0x02
+#define MLU270_MIG_STATUS_PAUSED    (1u << 0)
+#define MLU270_MIG_RES_OK           0
+#define MLU270_MIG_RES_EINVAL       1
+#define MLU270_MIG_RES_EBUSY        2
+
 /* Partition table: entry n (0 = PF, 1 + i = VF i) */
 #define MLU270_PART_BASE(n)         (0x2000 + (n) * 0x20)
 #define MLU270_PART_ENTRY_SIZE      0x20

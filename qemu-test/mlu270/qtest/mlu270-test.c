@@ -1350,6 +1350,152 @@ static void test_topologies(void)
     }
 }
 
+/* Issue migration command @cmd for VF @vf; returns MIG_RESULT. */
+static uint32_t mig_cmd(Ctx *c, int vf, uint32_t cmd)
+{
+    uint32_t base = MLU270_MIG_BASE(vf);
+    uint32_t done = rd(c, &c->pf, base + MLU270_MIG_DONE);
+
+    wr(c, &c->pf, base + MLU270_MIG_CMD, cmd);
+    g_assert_cmpuint(rd(c, &c->pf, base + MLU270_MIG_DONE), ==, done + 1);
+    return rd(c, &c->pf, base + MLU270_MIG_RESULT);
+}
+
+/*
+ * A paused VF: no descriptor fetch, no job completion, no DMA, no MSI-X
+ * message of its own, no mailbox message reaching the PF; its MMIO works
+ * and everything the guest did is carried out at RESUME, with the job in
+ * flight finishing after exactly the time it had left. Other VFs run on.
+ */
+static void test_pause(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *pf = &c->pf, *v1 = &c->vf[1], *v2 = &c->vf[2];
+    uint32_t mig = MLU270_MIG_BASE(1);
+    Job fill = { .opcode = MLU270_OP_IPU_FILL, .len = 1 << 20,
+                 .arg0 = 0x5a };
+    Job nop = { .opcode = MLU270_OP_NOP };
+    uint64_t cost = (1ull << 20) * 16 / 4;   /* a quarter slice */
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 4);
+    msix_setup(c, pf);
+    wr(c, pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    for (int i = 1; i <= 2; i++) {
+        msix_setup(c, &c->vf[i]);
+        wr(c, &c->vf[i], MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+        q_setup(c, &c->vf[i]);
+    }
+    g_assert_cmphex(rd(c, pf, mig + MLU270_MIG_STATUS), ==, 0);
+
+    /* A 1 MiB fill in flight, a quarter of its time gone, then PAUSE. */
+    fill.tag = 0x11;
+    submit(c, v1, &fill);
+    qtest_clock_step(c->qts, cost / 4);
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmphex(rd(c, pf, mig + MLU270_MIG_STATUS), ==,
+                    MLU270_MIG_STATUS_PAUSED);
+    /* PAUSE of a paused VF changes nothing. */
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+
+    /* The guest goes on: another job, a mailbox message. */
+    nop.tag = 0x12;
+    submit(c, v1, &nop);
+    wr(c, v1, MLU270_REG_MB_OUT, 0xc0ffee);
+    wr(c, v1, MLU270_REG_MB_DOORBELL, 1);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_MB_STATUS), ==,
+                    MLU270_MB_STATUS_OUT_BUSY);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_MB_PENDING), ==, 0);
+    g_assert_cmphex(rd(c, pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_STATUS), ==,
+                    0);
+    g_assert_false(msix_pending(c, pf, MLU270_VEC_MBOX));
+    /* The PF's ACK of a held message is misuse and changes nothing. */
+    wr(c, pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_ACK, 1);
+    g_assert_cmpuint(rd(c, pf, MLU270_REG_MISUSE_COUNT), ==, 1);
+    /* A PF message to the paused VF: recorded, its interrupt held. */
+    pf_send(c, 1, 0x600d);
+    g_assert_true(rd(c, v1, MLU270_REG_MB_STATUS) & MLU270_MB_STATUS_IN_VALID);
+
+    /* Ten times the job's cost: nothing completes, nothing is written. */
+    qtest_clock_step(c->qts, cost * 10);
+    g_assert_cmpuint(rd(c, v1, MLU270_REG_Q_DONE), ==, 0);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY, ==,
+                    MLU270_Q_STATUS_BUSY);
+    cpl = cpl_read(c, v1, 0);
+    g_assert_cmphex(cpl.tag, ==, 0);
+    g_assert_false(msix_pending(c, v1, MLU270_VEC_QUEUE));
+    g_assert_false(msix_pending(c, v1, MLU270_VEC_MBOX));
+    /* Another VF runs on meanwhile. */
+    g_assert_cmpuint(run_status(c, v2, nop), ==, MLU270_ST_OK);
+
+    /* RESUME: the job finishes after the 3/4 of its time it had left. */
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_RESUME), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmphex(rd(c, pf, mig + MLU270_MIG_STATUS), ==, 0);
+    g_assert_cmphex(rd(c, pf, MLU270_REG_MB_PENDING), ==, 0x2);
+    g_assert_true(msix_pending(c, pf, MLU270_VEC_MBOX));
+    g_assert_true(msix_pending(c, v1, MLU270_VEC_MBOX));
+    qtest_clock_step(c->qts, cost * 3 / 4 - 1);
+    g_assert_cmpuint(rd(c, v1, MLU270_REG_Q_DONE), ==, 0);
+    qtest_clock_step(c->qts, 1);
+    g_assert_cmpuint(rd(c, v1, MLU270_REG_Q_DONE), ==, 1);
+    wait_done(c, v1, 2);
+    cpl = cpl_read(c, v1, 0);
+    g_assert_cmphex(cpl.tag, ==, 0x11);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_cmpuint(cpl.seq, ==, 1);
+    cpl = cpl_read(c, v1, 1);
+    g_assert_cmphex(cpl.tag, ==, 0x12);
+    g_assert_cmpuint(cpl.seq, ==, 2);
+    g_assert_true(msix_pending(c, v1, MLU270_VEC_QUEUE));
+    g_assert_cmphex(rd(c, pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_MSG), ==,
+                    0xc0ffee);
+
+    /* A queue disable while paused aborts the job at RESUME, once. */
+    fill.tag = 0x13;
+    submit(c, v1, &fill);
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    wr(c, v1, MLU270_REG_Q_CTRL, 0);
+    qtest_clock_step(c->qts, cost * 10);
+    cpl = cpl_read(c, v1, 2);
+    g_assert_cmphex(cpl.tag, ==, 0);
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_RESUME), ==,
+                     MLU270_MIG_RES_OK);
+    cpl = cpl_read(c, v1, 2);
+    g_assert_cmphex(cpl.tag, ==, 0x13);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_ABORTED);
+    g_assert_cmphex(rd(c, v1, MLU270_REG_Q_STATUS), ==, 0);
+
+    /* A deferred reset armed: PAUSE is refused (EBUSY). */
+    pf_send(c, 2, 0x1);
+    wr(c, pf, MLU270_PFVF_BASE(2) + MLU270_PFVF_VF_RESET,
+       MLU270_VF_RESET_NOW | MLU270_VF_RESET_ON_ACK);
+    g_assert_cmpuint(mig_cmd(c, 2, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_EBUSY);
+    g_assert_cmphex(rd(c, pf, MLU270_MIG_BASE(2) + MLU270_MIG_STATUS), ==, 0);
+
+    /* An FLR ends a pause with the rest of the VF's state. */
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    wr(c, pf, MLU270_PFVF_BASE(1) + MLU270_PFVF_VF_RESET, MLU270_VF_RESET_NOW);
+    g_assert_cmphex(rd(c, pf, mig + MLU270_MIG_STATUS), ==, 0);
+
+    /* Commands for a VF that is not enabled, or unknown ones: EINVAL. */
+    vfs_disable(c);
+    g_assert_cmpuint(mig_cmd(c, 1, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_EINVAL);
+    vfs_enable(c, 2);
+    g_assert_cmpuint(mig_cmd(c, 3, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_EINVAL);
+    g_assert_cmpuint(mig_cmd(c, 0, 0x7f), ==, MLU270_MIG_RES_EINVAL);
+    g_assert_cmphex(rd(c, pf, MLU270_MIG_BASE(0) + MLU270_MIG_STATUS), ==, 0);
+    ctx_free(c);
+}
+
 static uint32_t lcg(uint32_t *st)
 {
     *st = *st * 1664525 + 1013904223;
@@ -1488,17 +1634,104 @@ static const char *migrate_status(QTestState *qts)
  * Migrate a live configuration (2 VFs, a job in flight on VF0, a pending
  * VF1 -> PF message, data in VF1's window) and check it on the target.
  */
+/*
+ * Migrate the whole machine of @c to a new QEMU with the same layout and
+ * switch @c to it; the source is left for the caller to free (@src_bus,
+ * returned).
+ */
+static QTestState *qemu_migrate(Ctx *c, QPCIBus **src_bus)
+{
+    g_autofree char *uri = g_strdup_printf("unix:%s/mlu270-mig-%d.sock",
+                                           g_get_tmp_dir(), getpid());
+    QTestState *src = c->qts, *dst;
+    const char *st;
+
+    *src_bus = c->bus;
+    dst = qtest_initf("-machine q35 -nodefaults %s "
+                      "-device mlu270,addr=0x%x.0 -incoming %s",
+                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT, uri);
+    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (int i = 0; i < 6000; i++) {
+        st = migrate_status(src);
+        g_assert_cmpstr(st, !=, "failed");
+        if (!strcmp(st, "completed")) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_status(src), ==, "completed");
+    qtest_qmp_eventwait(dst, "RESUME");
+    /* Same guest-physical layout on the target: just switch the socket. */
+    c->qts = dst;
+    c->bus = qpci_new_pc(dst, &c->alloc);
+    return src;
+}
+
+/*
+ * A VF paused for its own migration while the whole card migrates (the
+ * host moving): the pause, the frozen job and the held mailbox message
+ * and interrupt arrive as they were, and RESUME on the target finishes
+ * the job and delivers both.
+ */
+static void test_migration_paused(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0];
+    uint32_t len = 256 * 1024, slot;
+    QTestState *src;
+    QPCIBus *src_bus;
+    Cpl cpl;
+
+    part_quarters(c);
+    vfs_enable(c, 1);
+    msix_setup(c, &c->pf);
+    wr(c, &c->pf, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    msix_setup(c, v0);
+    wr(c, v0, MLU270_REG_INT_ENABLE, MLU270_INT_ALL);
+    q_setup(c, v0);
+    slot = submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0x40,
+                                 .len = len, .arg0 = 0x5a, .tag = 7 });
+    qtest_clock_step(c->qts, len);      /* a quarter of its 4 * len ns */
+    g_assert_cmpuint(mig_cmd(c, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    wr(c, v0, MLU270_REG_MB_OUT, 0xfeed0002);
+    wr(c, v0, MLU270_REG_MB_DOORBELL, 1);
+
+    src = qemu_migrate(c, &src_bus);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_MIG_BASE(0) + MLU270_MIG_STATUS), ==,
+                    MLU270_MIG_STATUS_PAUSED);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MB_PENDING), ==, 0);
+    qtest_clock_step(c->qts, 100 * len);
+    g_assert_cmpuint(rd(c, v0, MLU270_REG_Q_DONE), ==, 0);
+    g_assert_false(msix_pending(c, &c->pf, MLU270_VEC_MBOX));
+
+    g_assert_cmpuint(mig_cmd(c, 0, MLU270_MIG_CMD_RESUME), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmphex(rd(c, &c->pf, MLU270_REG_MB_PENDING), ==, 1);
+    g_assert_true(msix_pending(c, &c->pf, MLU270_VEC_MBOX));
+    qtest_clock_step(c->qts, 3ull * len - 1);
+    g_assert_cmpuint(rd(c, v0, MLU270_REG_Q_DONE), ==, 0);
+    qtest_clock_step(c->qts, 1);
+    g_assert_cmpuint(rd(c, v0, MLU270_REG_Q_DONE), ==, 1);
+    cpl = cpl_read(c, v0, slot);
+    g_assert_cmpuint(cpl.tag, ==, 7);
+    g_assert_cmpuint(cpl.status, ==, MLU270_ST_OK);
+    g_assert_true(msix_pending(c, v0, MLU270_VEC_QUEUE));
+
+    qpci_free_pc(src_bus);
+    qtest_quit(src);
+    ctx_free(c);
+}
+
 static void test_migration(void)
 {
     Ctx *c = ctx_new(NULL);
     Fn *v0 = &c->vf[0], *v1 = &c->vf[1];
-    g_autofree char *uri = g_strdup_printf("unix:%s/mlu270-mig-%d.sock",
-                                           g_get_tmp_dir(), getpid());
-    QTestState *src = c->qts, *dst;
-    QPCIBus *src_bus = c->bus;
+    QTestState *src;
+    QPCIBus *src_bus;
     uint8_t pat[128], out[128];
     uint32_t len = 256 * 1024, slot;
-    const char *st;
     int cap;
     Cpl cpl;
 
@@ -1515,28 +1748,10 @@ static void test_migration(void)
     wr(c, &c->pf, MLU270_REG_SCRATCH, 0xabcd);
     slot = submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0x40,
                                  .len = len, .arg0 = 0x5a, .tag = 42 });
-    qtest_clock_step(src, len);     /* a quarter of its 4 * len ns */
+    qtest_clock_step(c->qts, len);     /* a quarter of its 4 * len ns */
     g_assert_true(rd(c, v0, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
 
-    dst = qtest_initf("-machine q35 -nodefaults %s "
-                      "-device mlu270,addr=0x%x.0 -incoming %s",
-                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT, uri);
-    qtest_qmp_assert_success(src, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", uri);
-    for (int i = 0; i < 6000; i++) {
-        st = migrate_status(src);
-        g_assert_cmpstr(st, !=, "failed");
-        if (!strcmp(st, "completed")) {
-            break;
-        }
-        g_usleep(10000);
-    }
-    g_assert_cmpstr(migrate_status(src), ==, "completed");
-    qtest_qmp_eventwait(dst, "RESUME");
-
-    /* Same guest-physical layout on the target: just switch the socket. */
-    c->qts = dst;
-    c->bus = qpci_new_pc(dst, &c->alloc);
+    src = qemu_migrate(c, &src_bus);
     g_assert_cmphex(rd(c, &c->pf, MLU270_REG_SCRATCH), ==, 0xabcd);
     g_assert_cmpuint(rd(c, &c->pf, MLU270_REG_NUM_VFS), ==, 2);
     g_assert_cmphex(rd(c, &c->pf, MLU270_PART_BASE(2) + MLU270_PART_IPU_MASK),
@@ -1683,7 +1898,9 @@ int main(int argc, char **argv)
     qtest_add_func("/mlu270/scrub-counts", test_scrub_counts);
     qtest_add_func("/mlu270/reset-cost", test_reset_cost);
     qtest_add_func("/mlu270/flr", test_flr);
+    qtest_add_func("/mlu270/pause", test_pause);
     qtest_add_func("/mlu270/migration", test_migration);
+    qtest_add_func("/mlu270/migration-paused", test_migration_paused);
     qtest_add_func("/mlu270/bad-stream", test_bad_stream);
     qtest_add_func("/mlu270/topologies", test_topologies);
     qtest_add_func("/mlu270/fuzz", test_fuzz);
