@@ -1794,13 +1794,140 @@ static void test_migration(void)
  * run. The case below (a job in flight on a disabled queue of size 0) used
  * to divide by zero when the job's timer fired on the target.
  */
+/* Save the machine of @c into file @path (QEMU's migration to a file). */
+static void save_stream(Ctx *c, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+
+    qtest_qmp_assert_success(c->qts, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    for (int i = 0; i < 6000 && strcmp(migrate_status(c->qts), "completed");
+         i++) {
+        g_assert_cmpstr(migrate_status(c->qts), !=, "failed");
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_status(c->qts), ==, "completed");
+}
+
+/*
+ * Load file @path into a new QEMU; returns whether the load completed.
+ * A refused stream must leave the target alive: time passes, it answers.
+ */
+static bool load_stream(const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    QTestState *dst;
+    const char *st;
+    bool ok;
+
+    dst = qtest_initf("-machine q35 -nodefaults %s "
+                      "-device mlu270,addr=0x%x.0 -incoming defer",
+                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT);
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming',"
+                             "  'arguments': { 'uri': %s,"
+                             "                 'exit-on-error': false } }",
+                             uri);
+    for (int i = 0; i < 6000; i++) {
+        st = migrate_status(dst);
+        if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    ok = !strcmp(migrate_status(dst), "completed");
+    qtest_clock_step(dst, 10 * 1000 * 1000);
+    g_assert_cmpstr(migrate_status(dst), ==, ok ? "completed" : "failed");
+    qtest_quit(dst);
+    return ok;
+}
+
+/*
+ * A stream with a paused VF, made impossible in one field at a time: the
+ * target refuses each one and stays alive; the stream as saved loads.
+ */
+static void test_bad_pause_stream(void)
+{
+    Ctx *c = ctx_new(NULL);
+    Fn *v0 = &c->vf[0];
+    g_autofree char *path = g_strdup_printf("%s/mlu270-badpause-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    static const char name[] = "mlu270/vf-migration";
+    /* Per function: paused, job_left (8), int_held, pf_int_held, mb_held,
+     * q_ctrl_held, result, done; big-endian in the stream. */
+    enum { FN_SIZE = 36, PAUSED = 0, JOB_LEFT = 4, PF_INT = 16,
+           MB_HELD = 20, Q_CTRL = 24, RESULT = 28 };
+    static const struct {
+        int fn, off, size;
+        uint64_t value;
+        const char *what;
+    } bad[] = {
+        { 0, PAUSED, 4, 1, "the PF paused" },
+        { 2, PAUSED, 4, 1, "a disabled VF paused" },
+        { 1, PAUSED, 4, 2, "a flag that is not 0 or 1" },
+        { 1, JOB_LEFT, 8, 1ull << 40, "more time left than any job" },
+        { 1, PF_INT, 4, MLU270_INT_FAULT, "a held PF cause the VF cannot raise" },
+        { 1, MB_HELD, 4, 1, "a held message that was never sent" },
+        { 1, Q_CTRL, 4, 1, "a held Q_CTRL write without its flag" },
+        { 1, RESULT, 4, 99, "an unknown command result" },
+    };
+    g_autofree gchar *stream = NULL;
+    gsize len;
+    uint8_t *at = NULL;
+
+    part_quarters(c);
+    vfs_enable(c, 1);
+    q_setup(c, v0);
+    submit(c, v0, &(Job){ .opcode = MLU270_OP_IPU_FILL, .len = 1 << 20,
+                          .tag = 9 });
+    g_assert_cmpuint(mig_cmd(c, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    save_stream(c, path);
+    g_assert_true(g_file_get_contents(path, &stream, &len, NULL));
+    /* The subsection: its name after its length byte (the stream ends
+     * with a JSON description that names it again, without one). */
+    for (gsize i = 1; i + sizeof(name) + 4 + 5 * FN_SIZE <= len; i++) {
+        if (stream[i - 1] == sizeof(name) - 1 &&
+            !memcmp(stream + i, name, sizeof(name) - 1)) {
+            g_assert_null(at);
+            at = (uint8_t *)stream + i + sizeof(name) - 1 + 4;  /* version */
+        }
+    }
+    g_assert_nonnull(at);
+    g_assert_cmpuint(ldl_be_p(at + FN_SIZE + PAUSED), ==, 1);
+    g_assert_cmpuint(ldq_be_p(at + FN_SIZE + JOB_LEFT), ==, 4ull << 20);
+
+    /* As saved: it loads (the offsets above are the right ones). */
+    g_assert_true(load_stream(path));
+    for (int k = 0; k < ARRAY_SIZE(bad); k++) {
+        uint8_t *f = at + bad[k].fn * FN_SIZE + bad[k].off;
+        uint64_t saved = bad[k].size == 8 ? ldq_be_p(f) : ldl_be_p(f);
+
+        if (bad[k].size == 8) {
+            stq_be_p(f, bad[k].value);
+        } else {
+            stl_be_p(f, bad[k].value);
+        }
+        g_assert_true(g_file_set_contents(path, stream, len, NULL));
+        if (g_test_verbose()) {
+            g_test_message("%s", bad[k].what);
+        }
+        g_assert_false(load_stream(path));
+        if (bad[k].size == 8) {
+            stq_be_p(f, saved);
+        } else {
+            stl_be_p(f, saved);
+        }
+    }
+    unlink(path);
+    ctx_free(c);
+}
+
 static void test_bad_stream(void)
 {
     Ctx *c = ctx_new(NULL);
     Fn *pf = &c->pf;
     g_autofree char *path = g_strdup_printf("%s/mlu270-bad-%d.mig",
                                             g_get_tmp_dir(), getpid());
-    g_autofree char *uri = g_strdup_printf("file:%s", path);
     static const struct {
         uint32_t off, value;
         const char *what;
@@ -1812,21 +1939,13 @@ static void test_bad_stream(void)
     g_autofree gchar *stream = NULL;
     gsize len;
     gchar *at = NULL;
-    const char *st;
 
     q_setup(c, pf);
     wr(c, pf, MLU270_REG_SCRATCH, 0x5ca1ab1e);
     submit(c, pf, &(Job){ .opcode = MLU270_OP_IPU_FILL, .dst = 0,
                           .len = 1 * MLU270_MIB, .tag = 7 });
     g_assert_true(rd(c, pf, MLU270_REG_Q_STATUS) & MLU270_Q_STATUS_BUSY);
-    qtest_qmp_assert_success(c->qts, "{ 'execute': 'migrate',"
-                             "  'arguments': { 'uri': %s } }", uri);
-    for (int i = 0; i < 6000 && strcmp(migrate_status(c->qts), "completed");
-         i++) {
-        g_assert_cmpstr(migrate_status(c->qts), !=, "failed");
-        g_usleep(10000);
-    }
-    g_assert_cmpstr(migrate_status(c->qts), ==, "completed");
+    save_stream(c, path);
     g_assert_true(g_file_get_contents(path, &stream, &len, NULL));
 
     /* Function 0's state starts with SCRATCH (big-endian in the stream). */
@@ -1842,7 +1961,6 @@ static void test_bad_stream(void)
     g_assert_cmpuint(ldl_be_p(at + 60), ==, 1);          /* busy */
 
     for (int k = 0; k < ARRAY_SIZE(bad); k++) {
-        QTestState *dst;
         uint32_t saved = ldl_be_p(at + bad[k].off);
 
         stl_be_p(at + bad[k].off, bad[k].value);
@@ -1853,28 +1971,10 @@ static void test_bad_stream(void)
         stl_be_p(at + bad[k].off, saved);
         stl_be_p(at + 32, Q_ENTRIES);
 
-        dst = qtest_initf("-machine q35 -nodefaults %s "
-                          "-device mlu270,addr=0x%x.0 -incoming defer",
-                          g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "", PF_SLOT);
-        qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming',"
-                                 "  'arguments': { 'uri': %s,"
-                                 "                 'exit-on-error': false } }",
-                                 uri);
-        for (int i = 0; i < 6000; i++) {
-            st = migrate_status(dst);
-            if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
-                break;
-            }
-            g_usleep(10000);
-        }
         if (g_test_verbose()) {
-            g_test_message("%s: %s", bad[k].what, migrate_status(dst));
+            g_test_message("%s", bad[k].what);
         }
-        g_assert_cmpstr(migrate_status(dst), ==, "failed");
-        /* Time passes on the target; it is alive and answers. */
-        qtest_clock_step(dst, 10 * 1000 * 1000);
-        g_assert_cmpstr(migrate_status(dst), ==, "failed");
-        qtest_quit(dst);
+        g_assert_false(load_stream(path));
     }
     unlink(path);
     ctx_free(c);
@@ -1902,6 +2002,7 @@ int main(int argc, char **argv)
     qtest_add_func("/mlu270/migration", test_migration);
     qtest_add_func("/mlu270/migration-paused", test_migration_paused);
     qtest_add_func("/mlu270/bad-stream", test_bad_stream);
+    qtest_add_func("/mlu270/bad-pause-stream", test_bad_pause_stream);
     qtest_add_func("/mlu270/topologies", test_topologies);
     qtest_add_func("/mlu270/fuzz", test_fuzz);
     return g_test_run();
