@@ -33,163 +33,7 @@
 #include "qemu/module.h"
 #include "mlu270_regs.h"
 
-#define TYPE_MLU270_PF "mlu270"
-#define TYPE_MLU270_VF "mlu270-vf"
-
-#define MLU270_MB_WORDS (MLU270_MB_MSG_SIZE / 4)
-#define MLU270_PCIE_CAP 0x80
-/* Mlu270Func.q_ctrl_held: a Q_CTRL write held by a migration pause. */
-#define MLU270_Q_CTRL_HELD (1u << 31)
-/* No job costs more (16 MiB on the emptiest slice at 16 ns a byte). */
-#define MLU270_MAX_JOB_NS (1ULL << 32)
-
-typedef struct Mlu270State Mlu270State;
-
-/* A VF's PCI state, kept across pcie_sriov_pf_post_load() on migration. */
-typedef struct Mlu270VfSnapshot {
-    uint8_t config[PCIE_CONFIG_SPACE_SIZE];
-    uint8_t table[MLU270_VF_MSIX_VECTORS * PCI_MSIX_ENTRY_SIZE];
-    uint8_t pba[8];
-} Mlu270VfSnapshot;
-
-/* One partition table entry, in the units of the registers. */
-typedef struct Mlu270PartEntry {
-    uint32_t ipu_mask;
-    uint32_t vpu_mask;
-    uint32_t jpu_mask;
-    uint32_t mem_base_mb;
-    uint32_t mem_size_mb;
-    /*
-     * Times the card finished zeroing the memory of this entry's function
-     * (PART_SCRUBS): the PF checks it instead of trusting that it did.
-     */
-    uint32_t scrubs;
-} Mlu270PartEntry;
-
-/* The resources a function may use right now, memory in bytes. */
-typedef struct Mlu270Slice {
-    uint32_t ipu, vpu, jpu;
-    uint64_t base, size;
-} Mlu270Slice;
-
-typedef struct Mlu270Func {
-    Mlu270State *dev;           /* not migrated: set at realize */
-    uint32_t index;             /* not migrated: set at realize */
-    QEMUTimer *timer;           /* completes the job in flight */
-    QEMUTimer *reset_timer;     /* a VF's deferred reset: its deadline */
-    /*
-     * Not migrated: counts this function's resets, so that a job path
-     * that let go of the function (DMA, an interrupt) can tell that the
-     * function it was working for is gone.
-     */
-    uint32_t epoch;
-
-    uint32_t scratch;
-    uint32_t misuse;
-    uint32_t int_status;
-    uint32_t int_enable;
-
-    uint64_t q_base;
-    uint64_t cq_base;
-    uint32_t q_size;
-    uint32_t q_head;
-    uint32_t q_tail;
-    uint32_t q_enabled;
-    uint32_t q_stopped;
-    uint32_t q_error;
-    uint32_t q_done;
-
-    /* The job in flight: its raw descriptor, ring slot and cost. */
-    uint32_t busy;
-    uint8_t desc[MLU270_DESC_SIZE];
-    uint64_t job_cost;
-    uint32_t aborted;
-
-    /* Mailbox of a VF: VF->PF and PF->VF one-slot channels. */
-    uint32_t vf_msg[MLU270_MB_WORDS];
-    uint32_t pf_msg[MLU270_MB_WORDS];
-    uint32_t vf_busy;           /* VF OUT_BUSY == PF VF_VALID == pending */
-    uint32_t pf_busy;           /* PF PF_BUSY == VF IN_VALID */
-
-    /*
-     * This function's faults (the PF's per-VF FAULT_* window registers):
-     * a count that only VF Enable and a device reset clear, and the last
-     * one. Kept per function so that no fault is charged to, or reported
-     * to, a function that did not cause it.
-     */
-    uint32_t fault_count;
-    uint32_t fault_code;
-    uint64_t fault_addr;
-
-    /*
-     * VF_RESET ON_ACK: the PF asked for this VF's reset once the VF has
-     * read the PF's message (or at reset_timer's deadline), so that the
-     * PF never waits for a guest.
-     */
-    uint32_t reset_armed;
-
-    /*
-     * Migration pause of a VF (MIG_CMD PAUSE/RESUME, migration.rst): the
-     * card fetches nothing, completes nothing, does no DMA and sends none
-     * of the VF's messages; what the guest does meanwhile is recorded and
-     * takes effect at RESUME. @job_left is the virtual time the job in
-     * flight still needs (its timer is stopped); @int_held the VF's
-     * causes whose messages wait; @pf_int_held the PF's causes the VF's
-     * mailbox raised (its doorbell or ACK), delivered at RESUME together
-     * with the message (@mb_held: OUT_BUSY is set, but the PF does not
-     * see the message yet); @q_ctrl_held a Q_CTRL write that would abort
-     * the job in flight (its completion record is DMA), bit 31 = held.
-     */
-    uint32_t mig_paused;
-    uint64_t job_left;
-    uint32_t int_held;
-    uint32_t pf_int_held;
-    uint32_t mb_held;
-    uint32_t q_ctrl_held;
-    /* The PF's view of the last migration command: results, not state. */
-    uint32_t mig_result;
-    uint32_t mig_done;
-} Mlu270Func;
-
-struct Mlu270State {
-    PCIDevice parent_obj;
-
-    MemoryRegion bar0;
-    MemoryRegion msix_bar;
-    MemoryRegion devmem;        /* RAM, so migration carries it */
-    uint64_t mem_size;
-    /*
-     * Bit c set: 1 MiB chunk c of devmem may hold something else than
-     * zeroes (the card wrote it since it last zeroed it). A reset zeroes
-     * only these chunks, so the work a guest can make it do is bounded by
-     * what the guest wrote, not by the size of its window. Not migrated:
-     * post_load derives it from the memory that came with the stream.
-     */
-    unsigned long *written;
-
-    Mlu270Func fn[MLU270_NUM_FUNCS];
-    Mlu270PartEntry part[MLU270_NUM_FUNCS];
-
-    uint32_t vf_event;
-    uint32_t fault_status;
-    uint32_t fault_func;
-    uint32_t fault_code;
-    uint64_t fault_addr;
-    uint32_t fault_count;
-    uint32_t part_rejected;
-
-    /*
-     * Set from pre_load to post_load on the migration target: loading the
-     * PF's PCI config runs pcie_sriov_pf_post_load(), which re-enables and
-     * thereby resets the VFs. That reset must not scrub the device memory
-     * that was just loaded, and the VFs' PCI state (loaded before the PF,
-     * as they were registered first) is restored from vf_saved.
-     */
-    bool restoring;
-    Mlu270VfSnapshot *vf_saved;
-};
-
-OBJECT_DECLARE_SIMPLE_TYPE(Mlu270State, MLU270_PF)
+#include "mlu270-internal.h"
 
 typedef struct Mlu270VfState {
     PCIDevice parent_obj;
@@ -244,7 +88,7 @@ static unsigned mlu270_num_vfs(Mlu270State *s)
     return MIN(pcie_sriov_num_vfs(PCI_DEVICE(s)), MLU270_TOTAL_VFS);
 }
 
-static bool mlu270_vf_enabled(Mlu270State *s, unsigned vf)
+bool mlu270_vf_enabled(Mlu270State *s, unsigned vf)
 {
     return vf < mlu270_num_vfs(s);
 }
@@ -318,8 +162,7 @@ static bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr,
 
 /* ---- Misuse, interrupts, faults ---------------------------------------- */
 
-static void G_GNUC_PRINTF(3, 4)
-mlu270_misuse(Mlu270State *s, unsigned fn, const char *fmt, ...)
+void mlu270_misuse(Mlu270State *s, unsigned fn, const char *fmt, ...)
 {
     Mlu270Func *f = &s->fn[fn];
     va_list ap;
@@ -348,7 +191,7 @@ static unsigned mlu270_int_vector(uint32_t bit)
     }
 }
 
-static void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits)
+void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits)
 {
     Mlu270Func *f = &s->fn[fn];
     PCIDevice *pci = mlu270_func_pci(s, fn);
@@ -853,7 +696,7 @@ static bool mlu270_complete(Mlu270State *s, Mlu270Func *f, uint32_t status,
 }
 
 /* Start the next job if the queue is idle and not empty. */
-static void mlu270_q_kick(Mlu270State *s, Mlu270Func *f)
+void mlu270_q_kick(Mlu270State *s, Mlu270Func *f)
 {
     uint64_t addr, fault_addr;
     Mlu270Slice sl;
@@ -915,119 +758,6 @@ static void mlu270_job_timer(void *opaque)
     }
 }
 
-/* ---- Migration pause (migration.rst) ------------------------------------ */
-
-static void mlu270_q_ctrl_write(Mlu270State *s, Mlu270Func *f, uint32_t val);
-
-/* The VF's message is the PF's to read (not held by a migration pause). */
-static bool mlu270_vf_msg_pending(Mlu270Func *f)
-{
-    return f->vf_busy && !f->mb_held;
-}
-
-static void mlu270_mig_pause(Mlu270Func *f)
-{
-    if (f->mig_paused) {
-        return;
-    }
-    f->mig_paused = 1;
-    if (f->busy) {
-        /* Checkpoint: the job has had no effect yet; freeze its clock. */
-        int64_t left = timer_pending(f->timer) ?
-            timer_expire_time_ns(f->timer) -
-            qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) : 0;
-
-        f->job_left = MAX(left, 0);
-        timer_del(f->timer);
-    }
-}
-
-static void mlu270_mig_resume(Mlu270State *s, Mlu270Func *f)
-{
-    uint32_t epoch = f->epoch;
-    uint32_t held;
-
-    if (!f->mig_paused) {
-        return;
-    }
-    f->mig_paused = 0;
-    if (f->busy) {
-        timer_mod_ns(f->timer,
-                     qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) + f->job_left);
-    }
-    f->job_left = 0;
-    if (f->q_ctrl_held) {
-        held = f->q_ctrl_held & MLU270_Q_CTRL_ENABLE;
-        f->q_ctrl_held = 0;
-        mlu270_q_ctrl_write(s, f, held);
-    }
-    /* The mailbox, then the VF's own messages, in the order they came. */
-    f->mb_held = 0;
-    held = f->pf_int_held;
-    f->pf_int_held = 0;
-    if (held) {
-        mlu270_raise(s, 0, held);
-    }
-    held = f->int_held & f->int_status;
-    f->int_held = 0;
-    if (held && f->epoch == epoch) {
-        mlu270_raise(s, f->index, held);
-    }
-    if (f->epoch == epoch) {
-        mlu270_q_kick(s, f);
-    }
-}
-
-static uint32_t mlu270_mig_read(Mlu270State *s, unsigned vf, hwaddr off)
-{
-    Mlu270Func *f = &s->fn[vf + 1];
-
-    switch (off) {
-    case MLU270_MIG_STATUS:
-        return f->mig_paused ? MLU270_MIG_STATUS_PAUSED : 0;
-    case MLU270_MIG_RESULT:
-        return f->mig_result;
-    case MLU270_MIG_DONE:
-        return f->mig_done;
-    default:
-        return 0;
-    }
-}
-
-static void mlu270_mig_write(Mlu270State *s, unsigned vf, hwaddr off,
-                             uint32_t val)
-{
-    Mlu270Func *f = &s->fn[vf + 1];
-    uint32_t res = MLU270_MIG_RES_OK;
-
-    if (off != MLU270_MIG_CMD) {
-        mlu270_misuse(s, 0, "write to read-only migration register 0x%x "
-                      "of VF %u", (unsigned)off, vf);
-        return;
-    }
-    if (!mlu270_vf_enabled(s, vf)) {
-        mlu270_misuse(s, 0, "migration command 0x%x for VF %u, which is "
-                      "not enabled", val, vf);
-        res = MLU270_MIG_RES_EINVAL;
-    } else if (val == MLU270_MIG_CMD_PAUSE && f->reset_armed) {
-        /*
-         * A deferred reset would fire during the pause (its deadline is
-         * device time) and is not part of the VF's state: refused.
-         */
-        res = MLU270_MIG_RES_EBUSY;
-    } else if (val == MLU270_MIG_CMD_PAUSE) {
-        mlu270_mig_pause(f);
-    } else if (val == MLU270_MIG_CMD_RESUME) {
-        mlu270_mig_resume(s, f);
-    } else {
-        mlu270_misuse(s, 0, "unknown migration command 0x%x for VF %u",
-                      val, vf);
-        res = MLU270_MIG_RES_EINVAL;
-    }
-    f->mig_result = res;
-    f->mig_done++;
-}
-
 /* ---- Resets ------------------------------------------------------------- */
 
 /*
@@ -1058,10 +788,7 @@ static void mlu270_func_reset(Mlu270State *s, unsigned fn, bool scrub,
     memset(f->vf_msg, 0, sizeof(f->vf_msg));
     memset(f->pf_msg, 0, sizeof(f->pf_msg));
     f->vf_busy = f->pf_busy = 0;
-    /* A reset ends a migration pause with the rest of the state. */
-    f->mig_paused = 0;
-    f->job_left = 0;
-    f->int_held = f->pf_int_held = f->mb_held = f->q_ctrl_held = 0;
+    mlu270_mig_func_reset(f);
 
     if (scrub && mlu270_part_sane(s, fn)) {
         /*
@@ -1311,7 +1038,7 @@ static uint32_t mlu270_reg_read(Mlu270State *s, unsigned fn, hwaddr addr)
     return 0;
 }
 
-static void mlu270_q_ctrl_write(Mlu270State *s, Mlu270Func *f, uint32_t val)
+void mlu270_q_ctrl_write(Mlu270State *s, Mlu270Func *f, uint32_t val)
 {
     bool enable = val & MLU270_Q_CTRL_ENABLE;
 
@@ -1743,7 +1470,7 @@ static int mlu270_pf_pre_load(void *opaque)
     return 0;
 }
 
-static bool mlu270_flag(uint32_t v)
+bool mlu270_flag(uint32_t v)
 {
     return v == 0 || v == 1;
 }
@@ -1793,31 +1520,7 @@ static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
         (f->fault_count == 0 && (f->fault_code || f->fault_addr))) {
         return "fault record";
     }
-    if (!mlu270_flag(f->mig_paused) || !mlu270_flag(f->mb_held) ||
-        (f->mig_paused && (fn == 0 || !enabled))) {
-        return "a migration pause of a function that cannot be paused";
-    }
-    if (!f->mig_paused && (f->job_left || f->int_held || f->pf_int_held ||
-                           f->mb_held || f->q_ctrl_held)) {
-        return "migration pause state without a pause";
-    }
-    if (f->mig_paused && f->busy && timer_pending(f->timer)) {
-        return "a paused job whose clock runs";
-    }
-    if (f->job_left > MLU270_MAX_JOB_NS || (f->job_left && !f->busy) ||
-        (f->int_held & ~MLU270_INT_ALL) ||
-        (f->pf_int_held & ~(MLU270_INT_MB_RX | MLU270_INT_MB_ACK)) ||
-        (f->mb_held && !f->vf_busy) ||
-        (f->q_ctrl_held & ~(MLU270_Q_CTRL_HELD | MLU270_Q_CTRL_ENABLE)) ||
-        (f->q_ctrl_held && !(f->q_ctrl_held & MLU270_Q_CTRL_HELD)) ||
-        (f->q_ctrl_held && !f->busy)) {
-        return "migration pause state";
-    }
-    if (f->mig_result > MLU270_MIG_RES_EBUSY ||
-        (f->mig_paused && f->reset_armed)) {
-        return "migration command result";
-    }
-    return NULL;
+    return mlu270_mig_state_invalid(f, fn != 0 && enabled);
 }
 
 static int mlu270_pf_post_load(void *opaque, int version_id)
@@ -1978,53 +1681,6 @@ static const VMStateDescription vmstate_mlu270_records = {
                              vmstate_mlu270_func_records, Mlu270Func),
         VMSTATE_STRUCT_ARRAY(part, Mlu270State, MLU270_NUM_FUNCS, 1,
                              vmstate_mlu270_part_records, Mlu270PartEntry),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-/* Sent only while a VF is paused or a migration command was used. */
-static bool mlu270_vf_migration_needed(void *opaque)
-{
-    Mlu270State *s = opaque;
-
-    for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
-        if (s->fn[fn].mig_paused || s->fn[fn].mig_done ||
-            s->fn[fn].mig_result) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static const VMStateDescription vmstate_mlu270_func_migration = {
-    .name = "mlu270/function/vf-migration",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(mig_paused, Mlu270Func),
-        VMSTATE_UINT64(job_left, Mlu270Func),
-        VMSTATE_UINT32(int_held, Mlu270Func),
-        VMSTATE_UINT32(pf_int_held, Mlu270Func),
-        VMSTATE_UINT32(mb_held, Mlu270Func),
-        VMSTATE_UINT32(q_ctrl_held, Mlu270Func),
-        VMSTATE_UINT32(mig_result, Mlu270Func),
-        VMSTATE_UINT32(mig_done, Mlu270Func),
-        VMSTATE_END_OF_LIST()
-    },
-};
-
-/*
- * The VF migration interface's state (a VF paused for its own migration
- * while the whole card migrates, e.g. the host itself moving).
- */
-static const VMStateDescription vmstate_mlu270_vf_migration = {
-    .name = "mlu270/vf-migration",
-    .version_id = 1,
-    .minimum_version_id = 1,
-    .needed = mlu270_vf_migration_needed,
-    .fields = (const VMStateField[]) {
-        VMSTATE_STRUCT_ARRAY(fn, Mlu270State, MLU270_NUM_FUNCS, 1,
-                             vmstate_mlu270_func_migration, Mlu270Func),
         VMSTATE_END_OF_LIST()
     },
 };
