@@ -36,11 +36,28 @@ qpid=
 # and nested paging); the PMU stays hidden from the VM, whose kernel would
 # otherwise program counters KVM does not emulate here.
 modprobe kvm_amd 2>/dev/null || modprobe kvm_intel 2>/dev/null
+hw_virt=$(grep -m1 -ow 'svm\|vmx' /proc/cpuinfo)
 if [ -c /dev/kvm ]; then
 	accel="-accel kvm -cpu host,pmu=off"
 else
 	accel="-accel tcg -cpu max"
 fi
+# kvm_used: a CPU with SVM or VMX gets KVM, and QEMU holds /dev/kvm (TCG
+# only where the CPU has neither)
+kvm_used() {
+	if [ -z "$hw_virt" ]; then
+		echo "# this CPU has neither SVM nor VMX: the nested VM runs under TCG"
+		return 0
+	fi
+	[ -c /dev/kvm ] || {
+		echo "# the CPU has $hw_virt, but there is no /dev/kvm (kvm_amd/kvm_intel did not load)"
+		return 1
+	}
+	ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q ' -> /dev/kvm$' || {
+		echo "# QEMU does not use /dev/kvm"
+		return 1
+	}
+}
 
 cleanup() {
 	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
@@ -94,9 +111,10 @@ vm_started() {
 	echo "# nested VM (${accel#-accel }): kernel up after $(since_start) s"
 	# QEMU holds /dev/iommu and the VF's cdev, not the container
 	ls -l "/proc/$qpid/fd" 2>/dev/null | grep -q ' -> /dev/iommu$' &&
-		ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/devices/vfio[0-9]*$'
+		ls -l "/proc/$qpid/fd" | grep -q ' -> /dev/vfio/devices/vfio[0-9]*$' &&
+		kvm_used
 }
-mlu270_check "the nested VM boots with the VF (QEMU's iommufd backend)" vm_started
+mlu270_check "the nested VM boots with the VF, under KVM where the CPU has it (QEMU's iommufd backend)" vm_started
 
 # While the VM has the VF: no change of the VF count.
 refused() {
