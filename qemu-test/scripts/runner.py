@@ -203,11 +203,6 @@ def qemu_command(args, console, tests_port, mode, guest=0, kunit=True):
         # reserved at boot; the guest has memory for it (--memory: with 3
         # GiB, KASAN's shadow takes the only aligned GiB above 4 GiB)
         append += " hugepagesz=1G hugepages=1 hugepagesz=2M hugepages=4"
-        # shared anonymous memory (the vfio selftests' DMA buffers, memfd
-        # guest memory) in 2 MiB pages, as on a VM host: a 1 GiB buffer is
-        # 512 faults and pins instead of 262,144 (vfio_pci_driver_test
-        # 54 s -> 47 s)
-        append += " transparent_hugepage_shmem=always"
     if mode != "shell":
         # the runner serves MLU270-HOST requests (host_actions) over QMP:
         # tests that need one (hotplug) look for this to tell "no runner"
