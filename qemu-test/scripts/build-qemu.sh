@@ -16,7 +16,7 @@ src=$CACHE/src/qemu-$(qemu_version)
 
 # The key of the build directory leaves the device model out on purpose (see
 # above), so compute it here rather than with qemu_key().
-dir=$CACHE/qemu-build/$(hash_string "$(qemu_version) $(hash_inputs "$0")")
+dir=$CACHE/qemu-build/$(hash_string "$(qemu_version) $(hash_inputs "$0" "$TOP/qemu-test/qemu-patches")")
 model_hash=$(hash_inputs "$TOP/qemu-test/mlu270")
 qemu_bin=$dir/build/qemu-system-x86_64
 
@@ -46,6 +46,17 @@ if [ ! -f "$dir/.mlu270-configured" ]; then
 	# valid empty archives stand in for them.
 	for f in $(grep -o "'edk2-[a-z0-9_-]*\.fd'" "$src/pc-bios/meson.build" | tr -d "'" | sort -u); do
 		[ -e "$dir/src/pc-bios/$f.bz2" ] || bzip2 -c </dev/null >"$dir/src/pc-bios/$f.bz2"
+	done
+	# Fixes to QEMU itself (qemu-test/qemu-patches, in order). Each file a
+	# patch touches is copied first: the tree is hard-linked to the
+	# pristine source, which must stay as it is.
+	for p in "$TOP"/qemu-test/qemu-patches/*.patch; do
+		[ -e "$p" ] || continue
+		for f in $(sed -n 's|^+++ b/||p' "$p"); do
+			cp "$dir/src/$f" "$dir/src/$f.unlinked" && mv "$dir/src/$f.unlinked" "$dir/src/$f"
+		done
+		patch -s -p1 -d "$dir/src" --no-backup-if-mismatch <"$p" ||
+			{ rm -rf "$dir"; die "applying $(basename "$p") to QEMU failed"; }
 	done
 fi
 
