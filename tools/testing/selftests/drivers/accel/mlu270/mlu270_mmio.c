@@ -13,7 +13,8 @@
  * process costs 40-70 ms.
  *
  * Exit 1 with the reason on stderr if an argument is malformed or out of
- * the mapped window, or /dev/mem cannot be mapped; nothing is accessed
+ * the mapped window, BASE is 0 (an empty BAR lookup in the caller), or
+ * /dev/mem cannot be mapped; nothing is accessed
  * then (all operations are checked before the first access).
  */
 #include <errno.h>
@@ -74,8 +75,12 @@ int main(int argc, char **argv)
 	void *map;
 	int fd, i;
 
-	if (argc < 3 || !parse_u64(argv[1], &base) || base % page) {
-		fprintf(stderr, "usage: %s BASE (page aligned) OFF|OFF=VALUE...\n", argv[0]);
+	/*
+	 * No BAR is at 0: a zero BASE is a caller whose BAR lookup came back
+	 * empty (the shell turns "" into 0), not a register window.
+	 */
+	if (argc < 3 || !parse_u64(argv[1], &base) || !base || base % page) {
+		fprintf(stderr, "usage: %s BASE (page aligned, not 0) OFF|OFF=VALUE...\n", argv[0]);
 		return 1;
 	}
 	ops = calloc(argc - 2, sizeof(*ops));
