@@ -97,9 +97,11 @@ for prefix, names in documented.items():
         if prefix == "MLU270_PART_" and name in ("ENTRY_SIZE",):
             continue
         # command codes, result codes and status bits of the window
-        if prefix == "MLU270_MIG_" and (name == "WINDOW_SIZE" or
-                                        name.startswith(("CMD_", "RES_",
-                                                         "STATUS_"))):
+        if prefix == "MLU270_MIG_" and (
+                name in ("WINDOW_SIZE", "PAGE_SIZE", "SIZE_STATE",
+                         "SIZE_PAGES") or
+                name.startswith(("CMD_", "RES_", "STATUS_", "MAX_",
+                                 "MIN_"))):
             continue
         if name not in names:
             errors.append(f"{key} in header but not in {rst.name}")

@@ -10,6 +10,7 @@
 #define MLU270_INTERNAL_H
 
 #include "qemu/timer.h"
+#include "qemu/units.h"
 #include "hw/pci/pci_device.h"
 #include "migration/vmstate.h"
 #include "mlu270_regs.h"
@@ -25,6 +26,102 @@
 #define MLU270_MAX_JOB_NS (1ULL << 32)
 
 typedef struct Mlu270State Mlu270State;
+
+/* Device memory: dirty tracking in 1 MiB chunks (scrub), 4 KiB pages. */
+#define MLU270_CHUNK            (1 * MiB)
+#define MLU270_PAGE             MLU270_MIG_PAGE_SIZE
+/* Pages of the largest slice that can migrate. */
+#define MLU270_MIG_MAX_PAGES    (MLU270_MIG_MAX_SLICE_MB * MiB / MLU270_PAGE)
+#define MLU270_MIG_PAGE_WORDS   (MLU270_MIG_MAX_PAGES / 64)
+/* Header, section table and the fixed sections of a state blob. */
+#define MLU270_BLOB_PREFIX_MAX  (MLU270_BLOB_HDR_SIZE + \
+                                 5 * MLU270_BLOB_SECT_SIZE + \
+                                 MLU270_SECT_DESCRIPTOR_SIZE + \
+                                 MLU270_SECT_REGISTERS_SIZE + \
+                                 MLU270_SECT_MAILBOX_SIZE)
+#define MLU270_BLOB_TABLE_MAX   (MLU270_BLOB_HDR_SIZE + \
+                                 MLU270_BLOB_MAX_SECTS * MLU270_BLOB_SECT_SIZE)
+
+/*
+ * The blob a VF's stream built and the PF reads (SAVE_READ). The fixed
+ * parts are built at once; the pages are read from the slice as the
+ * reads come (a pages blob is read while the VF runs), in runs of set
+ * bits of @pages, each followed by the CRC of the bytes actually sent.
+ */
+typedef struct Mlu270MigBlob {
+    uint32_t kind;              /* 0: none built */
+    uint32_t prefix_len;        /* header, table, fixed sections */
+    uint32_t suffix_len;        /* END */
+    uint64_t pages_len;         /* the PAGES section */
+    uint64_t total;
+    uint64_t base;              /* the slice's, when it was built */
+    uint32_t npages;            /* pages of the slice */
+    uint8_t prefix[MLU270_BLOB_PREFIX_MAX];
+    uint8_t suffix[MLU270_SECT_END_SIZE];
+    uint64_t pages[MLU270_MIG_PAGE_WORDS];
+    /* Read cursor: reads are sequential. */
+    uint64_t rd_off;
+    uint32_t rd_next_page;      /* first page past the runs begun */
+    uint32_t run_start, run_count;
+    uint32_t run_pos;           /* bytes of the current run sent */
+    uint32_t run_crc;           /* CRC of those bytes */
+} Mlu270MigBlob;
+
+/* A stream being loaded into a VF (LOAD_BEGIN .. LOAD_COMMIT). */
+typedef struct Mlu270MigLoad {
+    uint64_t taken;             /* stream bytes taken so far */
+    uint32_t blobs;             /* blobs complete */
+    uint32_t complete;          /* the state blob is complete */
+    uint8_t first_desc[MLU270_SECT_DESCRIPTOR_SIZE];
+    /* The blob being received. */
+    uint64_t blob_off;
+    uint8_t table[MLU270_BLOB_TABLE_MAX];
+    uint32_t kind, nsect, sect;
+    uint64_t total;
+    uint8_t sect_buf[MLU270_SECT_REGISTERS_SIZE];
+    /* A run of the PAGES section. */
+    uint8_t run_hdr[MLU270_RUN_HDR_SIZE + 4];
+    uint32_t run_start, run_count, run_crc;
+    uint64_t run_pos;
+    uint64_t seen[MLU270_MIG_PAGE_WORDS];   /* pages of this blob */
+    /* What LOAD_COMMIT applies. */
+    uint8_t regs[MLU270_SECT_REGISTERS_SIZE];
+    uint8_t mbox[MLU270_SECT_MAILBOX_SIZE];
+} Mlu270MigLoad;
+
+/*
+ * VF i's migration window and what its commands keep
+ * (Documentation/accel/mlu270/migration.rst). Everything here is the
+ * card's; the BQL serialises all of it.
+ */
+typedef struct Mlu270Mig {
+    Mlu270State *dev;           /* not migrated: set at realize */
+    uint32_t vf;                /* not migrated: set at realize */
+    QEMUTimer *timer;           /* ends the command that moves data */
+    uint32_t cmd;               /* that command while BUSY, else 0 */
+    uint64_t addr, off, size;
+    uint32_t len, arg;
+
+    uint32_t stream;            /* a stream is open */
+    uint64_t stream_id;
+    uint32_t blob_no;           /* number of the next blob built */
+    uint32_t word;              /* the PF driver's word */
+    uint32_t tracking;
+    Mlu270MigBlob blob;
+
+    uint32_t loading;
+    Mlu270MigLoad load;
+
+    /* DMA logging: ranges sorted by IOVA, their bits back to back. */
+    uint32_t log_on;
+    uint32_t log_shift;
+    uint32_t log_nranges;
+    uint64_t log_iova[MLU270_MIG_MAX_RANGES];
+    uint64_t log_len[MLU270_MIG_MAX_RANGES];
+    uint64_t log_bit0[MLU270_MIG_MAX_RANGES];
+    uint32_t log_nbits;
+    uint64_t *log_bits;
+} Mlu270Mig;
 
 /* A VF's PCI state, kept across pcie_sriov_pf_post_load() on migration. */
 typedef struct Mlu270VfSnapshot {
@@ -148,8 +245,16 @@ struct Mlu270State {
      */
     unsigned long *written;
 
+    /*
+     * Bit p set: 4 KiB page p of devmem was written since a VF's
+     * migration tracking last took it (MIG TRACK_START, PRECOPY_ROUND).
+     */
+    uint64_t *pages_written;
+    uint32_t num_pages;
+
     Mlu270Func fn[MLU270_NUM_FUNCS];
     Mlu270PartEntry part[MLU270_NUM_FUNCS];
+    Mlu270Mig mig[MLU270_TOTAL_VFS];
 
     uint32_t vf_event;
     uint32_t fault_status;
@@ -172,8 +277,32 @@ struct Mlu270State {
 
 OBJECT_DECLARE_SIMPLE_TYPE(Mlu270State, MLU270_PF)
 
+/* Bits [first, end) of a page bitmap. */
+static inline void mlu270_pages_set(uint64_t *map, uint64_t first,
+                                    uint64_t end)
+{
+    for (uint64_t p = first; p < end; p++) {
+        map[p / 64] |= 1ULL << (p % 64);
+    }
+}
+
+static inline bool mlu270_page_test(const uint64_t *map, uint64_t p)
+{
+    return map[p / 64] & (1ULL << (p % 64));
+}
+
 /* mlu270.c */
 bool mlu270_vf_enabled(Mlu270State *s, unsigned vf);
+PCIDevice *mlu270_func_pci(Mlu270State *s, unsigned fn);
+bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr, void *buf,
+                dma_addr_t len, DMADirection dir);
+uint32_t mlu270_crc32_update(uint32_t crc, const uint8_t *p, uint64_t len);
+Mlu270Slice mlu270_slice(Mlu270State *s, unsigned fn);
+uint8_t *mlu270_mem(Mlu270State *s);
+void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len);
+void mlu270_mem_zero(Mlu270State *s, uint64_t phys, uint64_t len);
+uint64_t mlu270_desc_cost(Mlu270State *s, unsigned fn, const uint8_t *desc);
+const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn);
 void G_GNUC_PRINTF(3, 4) mlu270_misuse(Mlu270State *s, unsigned fn,
                                        const char *fmt, ...);
 void mlu270_raise(Mlu270State *s, unsigned fn, uint32_t bits);
@@ -185,7 +314,14 @@ bool mlu270_flag(uint32_t v);
 bool mlu270_vf_msg_pending(Mlu270Func *f);
 uint32_t mlu270_mig_read(Mlu270State *s, unsigned vf, hwaddr off);
 void mlu270_mig_write(Mlu270State *s, unsigned vf, hwaddr off, uint32_t val);
-void mlu270_mig_func_reset(Mlu270Func *f);
+void mlu270_mig_func_reset(Mlu270State *s, Mlu270Func *f, bool scrub,
+                           bool event);
+void mlu270_mig_card_reset(Mlu270State *s);
+void mlu270_mig_realize(Mlu270State *s);
+void mlu270_mig_exit(Mlu270State *s);
+bool mlu270_mig_loading(Mlu270State *s, unsigned vf);
+void mlu270_mig_log_dma(Mlu270State *s, unsigned vf, uint64_t addr,
+                        uint64_t len);
 const char *mlu270_mig_state_invalid(Mlu270Func *f, bool can_pause);
 extern const VMStateDescription vmstate_mlu270_vf_migration;
 

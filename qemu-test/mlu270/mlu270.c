@@ -51,11 +51,13 @@ static const uint8_t mlu270_zigzag[64] = {
     58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 };
 
-/* Standard reflected CRC-32 (IEEE 802.3), as zlib's crc32(0, p, len). */
-static uint32_t mlu270_crc32(const uint8_t *p, uint64_t len)
+/*
+ * Standard reflected CRC-32 (IEEE 802.3), chained as zlib's crc32(crc, p,
+ * len): start with 0, pass the last result on to continue.
+ */
+uint32_t mlu270_crc32_update(uint32_t crc, const uint8_t *p, uint64_t len)
 {
     static uint32_t table[256];
-    uint32_t crc = 0xffffffff;
 
     if (!table[1]) {
         for (uint32_t i = 0; i < 256; i++) {
@@ -66,10 +68,16 @@ static uint32_t mlu270_crc32(const uint8_t *p, uint64_t len)
             table[i] = c;
         }
     }
+    crc ^= 0xffffffff;
     for (uint64_t i = 0; i < len; i++) {
         crc = table[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
     }
     return crc ^ 0xffffffff;
+}
+
+static uint32_t mlu270_crc32(const uint8_t *p, uint64_t len)
+{
+    return mlu270_crc32_update(0, p, len);
 }
 
 /* ---- SR-IOV helpers ---------------------------------------------------- */
@@ -94,7 +102,7 @@ bool mlu270_vf_enabled(Mlu270State *s, unsigned vf)
 }
 
 /* The PCI function behind function index @fn (the DMA requester). */
-static PCIDevice *mlu270_func_pci(Mlu270State *s, unsigned fn)
+PCIDevice *mlu270_func_pci(Mlu270State *s, unsigned fn)
 {
     PCIDevice *pci = PCI_DEVICE(s);
 
@@ -143,9 +151,13 @@ static void mlu270_guard_leave(Mlu270Guard *g)
     }
 }
 
-/* A DMA of function @fn; false if it did not complete. */
-static bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr,
-                       void *buf, dma_addr_t len, DMADirection dir)
+/*
+ * A DMA of function @fn; false if it did not complete. A VF's writes are
+ * logged for its migration whether they completed or not (a failed write
+ * may have written a prefix).
+ */
+bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr,
+                void *buf, dma_addr_t len, DMADirection dir)
 {
     PCIDevice *pci = mlu270_func_pci(s, fn);
     Mlu270Guard g;
@@ -153,6 +165,9 @@ static bool mlu270_dma(Mlu270State *s, unsigned fn, dma_addr_t addr,
 
     if (!pci) {
         return false;
+    }
+    if (fn && dir == DMA_DIRECTION_FROM_DEVICE) {
+        mlu270_mig_log_dma(s, fn - 1, addr, len);
     }
     mlu270_guard_enter(s, &g);
     r = pci_dma_rw(pci, addr, buf, len, dir, MEMTXATTRS_UNSPECIFIED);
@@ -185,6 +200,7 @@ static unsigned mlu270_int_vector(uint32_t bit)
         return MLU270_VEC_MBOX;
     case MLU270_INT_FAULT:
     case MLU270_INT_VF_EVENT:
+    case MLU270_INT_MIG_DONE:
         return MLU270_VEC_PF_EVENT;
     default:
         return MLU270_VEC_QUEUE;
@@ -292,7 +308,7 @@ static uint32_t mlu270_part_invalid(Mlu270State *s)
     return inv;
 }
 
-static Mlu270Slice mlu270_slice(Mlu270State *s, unsigned fn)
+Mlu270Slice mlu270_slice(Mlu270State *s, unsigned fn)
 {
     Mlu270Slice sl = { 0 };
     Mlu270PartEntry *e = &s->part[fn];
@@ -322,18 +338,16 @@ static void mlu270_part_defaults(Mlu270State *s)
 
 /* ---- Device memory ------------------------------------------------------ */
 
-static uint8_t *mlu270_mem(Mlu270State *s)
+uint8_t *mlu270_mem(Mlu270State *s)
 {
     return memory_region_get_ram_ptr(&s->devmem);
 }
-
-#define MLU270_CHUNK            (1 * MiB)
 
 /*
  * Every write through the host pointer must be made visible to migration,
  * and to the next scrub.
  */
-static void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
+void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
 {
     if (!len) {
         return;
@@ -341,6 +355,8 @@ static void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
     memory_region_set_dirty(&s->devmem, phys, len);
     bitmap_set(s->written, phys / MLU270_CHUNK,
                (phys + len - 1) / MLU270_CHUNK - phys / MLU270_CHUNK + 1);
+    mlu270_pages_set(s->pages_written, phys / MLU270_PAGE,
+                     (phys + len - 1) / MLU270_PAGE + 1);
 }
 
 /*
@@ -349,7 +365,7 @@ static void mlu270_mem_dirty(Mlu270State *s, uint64_t phys, uint64_t len)
  * ones that hold zeroes anyway are left alone, so that a reset does not
  * make QEMU allocate (or migration resend) memory nobody used.
  */
-static void mlu270_mem_zero(Mlu270State *s, uint64_t phys, uint64_t len)
+void mlu270_mem_zero(Mlu270State *s, uint64_t phys, uint64_t len)
 {
     unsigned long first = phys / MLU270_CHUNK;
     unsigned long end = (phys + len) / MLU270_CHUNK;
@@ -536,6 +552,16 @@ static uint64_t mlu270_job_cost(const Mlu270Job *j, const Mlu270Slice *sl,
         break;
     }
     return work * total / MAX(n, 1);
+}
+
+/* What a job of descriptor @desc costs function @fn on its slice now. */
+uint64_t mlu270_desc_cost(Mlu270State *s, unsigned fn, const uint8_t *desc)
+{
+    Mlu270Job j = mlu270_job_parse(desc);
+    Mlu270Slice sl = mlu270_slice(s, fn);
+    uint64_t fault_addr;
+
+    return mlu270_job_cost(&j, &sl, mlu270_job_check(&j, &sl, &fault_addr));
 }
 
 /*
@@ -788,7 +814,7 @@ static void mlu270_func_reset(Mlu270State *s, unsigned fn, bool scrub,
     memset(f->vf_msg, 0, sizeof(f->vf_msg));
     memset(f->pf_msg, 0, sizeof(f->pf_msg));
     f->vf_busy = f->pf_busy = 0;
-    mlu270_mig_func_reset(f);
+    mlu270_mig_func_reset(s, f, scrub, event);
 
     if (scrub && mlu270_part_sane(s, fn)) {
         /*
@@ -835,6 +861,7 @@ static void mlu270_reset_all(Mlu270State *s)
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
         s->fn[fn].mig_result = s->fn[fn].mig_done = 0;
     }
+    mlu270_mig_card_reset(s);
     s->vf_event = 0;
     s->fault_status = s->fault_func = s->fault_code = 0;
     s->fault_addr = 0;
@@ -1167,6 +1194,12 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
     Mlu270Func *f = &s->fn[fn];
     bool is_vf = fn != 0;
 
+    if (is_vf && mlu270_mig_loading(s, fn - 1)) {
+        /* LOAD_COMMIT sets the whole state: nothing of this would last. */
+        mlu270_misuse(s, fn, "write 0x%x to offset 0x%x while a migration "
+                      "stream loads", val, (unsigned)addr);
+        return;
+    }
     switch (addr) {
     case MLU270_REG_SCRATCH:
         f->scratch = val;
@@ -1175,7 +1208,7 @@ static void mlu270_reg_write(Mlu270State *s, unsigned fn, hwaddr addr,
         f->int_status &= ~val;
         return;
     case MLU270_REG_INT_ENABLE:
-        f->int_enable = val & MLU270_INT_ALL;
+        f->int_enable = val & (is_vf ? MLU270_INT_ALL : MLU270_INT_PF_ALL);
         return;
     case MLU270_REG_Q_BASE_LO:
     case MLU270_REG_Q_BASE_HI:
@@ -1351,6 +1384,9 @@ static void mlu270_pf_realize(PCIDevice *pci, Error **errp)
         return;
     }
     s->written = bitmap_new(s->mem_size / MLU270_CHUNK);
+    s->num_pages = s->mem_size / MLU270_PAGE;
+    s->pages_written = g_new0(uint64_t, DIV_ROUND_UP(s->num_pages, 64));
+    mlu270_mig_realize(s);
 
     memory_region_init_io(&s->bar0, OBJECT(s), &mlu270_pf_mmio_ops, s,
                           "mlu270-bar0", MLU270_REG_BAR_SIZE);
@@ -1414,6 +1450,9 @@ static void mlu270_pf_exit(PCIDevice *pci)
     s->vf_saved = NULL;
     g_free(s->written);
     s->written = NULL;
+    g_free(s->pages_written);
+    s->pages_written = NULL;
+    mlu270_mig_exit(s);
     msix_uninit(pci, &s->msix_bar, &s->msix_bar);
     pcie_cap_exit(pci);
 }
@@ -1481,7 +1520,7 @@ bool mlu270_flag(uint32_t v)
  * through its registers. (The partition table is not checked: any value
  * can be written to it, and it is checked where it is used.)
  */
-static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
+const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
 {
     Mlu270Func *f = &s->fn[fn];
     bool enabled = fn == 0 || mlu270_vf_enabled(s, fn - 1);
@@ -1492,7 +1531,8 @@ static const char *mlu270_func_state_invalid(Mlu270State *s, unsigned fn)
         !mlu270_flag(f->reset_armed)) {
         return "a flag is neither 0 nor 1";
     }
-    if ((f->int_status | f->int_enable) & ~MLU270_INT_ALL) {
+    if ((f->int_status | f->int_enable) &
+        ~(fn ? MLU270_INT_ALL : MLU270_INT_PF_ALL)) {
         return "unknown interrupt causes";
     }
     if (f->q_error > MLU270_ST_BAD_QUEUE) {

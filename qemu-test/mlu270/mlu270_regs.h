@@ -72,6 +72,8 @@
 #define MLU270_INT_VF_EVENT         (1u << 4)
 #define MLU270_INT_Q_ERROR          (1u << 5)
 #define MLU270_INT_ALL              0x3f
+#define MLU270_INT_MIG_DONE         (1u << 6)   /* PF only */
+#define MLU270_INT_PF_ALL           0x7f
 
 /* Job queue block */
 #define MLU270_REG_Q_BASE_LO        0x0100
@@ -205,18 +207,99 @@
 #define MLU270_MIG_STATUS           0x0004
 #define MLU270_MIG_RESULT           0x0008
 #define MLU270_MIG_DONE             0x000c
+#define MLU270_MIG_ADDR_LO          0x0010
+#define MLU270_MIG_ADDR_HI          0x0014
+#define MLU270_MIG_LEN              0x0018
+#define MLU270_MIG_OFF_LO           0x0020
+#define MLU270_MIG_OFF_HI           0x0024
+#define MLU270_MIG_SIZE_LO          0x0028
+#define MLU270_MIG_SIZE_HI          0x002c
+#define MLU270_MIG_ARG              0x0030
 
 #define MLU270_RESET_MIG_CMD        0x00000000
 #define MLU270_RESET_MIG_STATUS     0x00000000
 #define MLU270_RESET_MIG_RESULT     0x00000000
 #define MLU270_RESET_MIG_DONE       0x00000000
+#define MLU270_RESET_MIG_ADDR_LO    0x00000000
+#define MLU270_RESET_MIG_ADDR_HI    0x00000000
+#define MLU270_RESET_MIG_LEN        0x00000000
+#define MLU270_RESET_MIG_OFF_LO     0x00000000
+#define MLU270_RESET_MIG_OFF_HI     0x00000000
+#define MLU270_RESET_MIG_SIZE_LO    0x00000000
+#define MLU270_RESET_MIG_SIZE_HI    0x00000000
+#define MLU270_RESET_MIG_ARG        0x00000000
 
 #define MLU270_MIG_CMD_PAUSE        0x01
 #define MLU270_MIG_CMD_RESUME       0x02
+#define MLU270_MIG_CMD_SIZE_QUERY   0x03
+#define MLU270_MIG_CMD_TRACK_START  0x10
+#define MLU270_MIG_CMD_TRACK_STOP   0x11
+#define MLU270_MIG_CMD_PRECOPY_ROUND 0x12
+#define MLU270_MIG_CMD_SAVE_PREPARE 0x13
+#define MLU270_MIG_CMD_SAVE_READ    0x14
+#define MLU270_MIG_CMD_LOAD_BEGIN   0x20
+#define MLU270_MIG_CMD_LOAD_WRITE   0x21
+#define MLU270_MIG_CMD_LOAD_COMMIT  0x22
+#define MLU270_MIG_CMD_LOAD_ABORT   0x23
+#define MLU270_MIG_CMD_DMA_LOG_START 0x30
+#define MLU270_MIG_CMD_DMA_LOG_REPORT 0x31
+#define MLU270_MIG_CMD_DMA_LOG_STOP 0x32
+
 #define MLU270_MIG_STATUS_PAUSED    (1u << 0)
+#define MLU270_MIG_STATUS_BUSY      (1u << 1)
+#define MLU270_MIG_STATUS_TRACKING  (1u << 2)
+#define MLU270_MIG_STATUS_DMA_LOG   (1u << 3)
+#define MLU270_MIG_STATUS_LOADING   (1u << 4)
+#define MLU270_MIG_STATUS_BLOB      (1u << 5)
+
 #define MLU270_MIG_RES_OK           0
 #define MLU270_MIG_RES_EINVAL       1
 #define MLU270_MIG_RES_EBUSY        2
+#define MLU270_MIG_RES_EIO          3
+#define MLU270_MIG_RES_EBADMSG      4
+#define MLU270_MIG_RES_MISMATCH     5
+#define MLU270_MIG_RES_ENOSPC       6
+#define MLU270_MIG_RES_CANCELED     7
+#define MLU270_MIG_RES_ENOMSG       8
+
+/* SIZE_QUERY's MIG_ARG: which blob to size. */
+#define MLU270_MIG_SIZE_STATE       0
+#define MLU270_MIG_SIZE_PAGES       1
+
+/* Limits of the migration interface */
+#define MLU270_MIG_MAX_LEN          (4 * MLU270_MIB)
+#define MLU270_MIG_MAX_SLICE_MB     256
+#define MLU270_MIG_PAGE_SIZE        4096
+#define MLU270_MIG_MAX_RANGES       16
+#define MLU270_MIG_MAX_GRANULES     (1u << 24)
+#define MLU270_MIG_MIN_GRANULE_SHIFT 12
+#define MLU270_MIG_MAX_GRANULE_SHIFT 21
+
+/* Migration blob (migration.rst, "Blob layout"); little-endian */
+#define MLU270_BLOB_MAGIC           0x4d554c4d  /* "MLUM" */
+#define MLU270_BLOB_VERSION         1
+#define MLU270_BLOB_KIND_STATE      1
+#define MLU270_BLOB_KIND_PAGES      2
+#define MLU270_BLOB_HDR_SIZE        0x18
+#define MLU270_BLOB_SECT_SIZE       16
+#define MLU270_BLOB_MAX_SECTS       8
+#define MLU270_BLOB_MAX_TOTAL       (257ULL * MLU270_MIB)
+#define MLU270_BLOB_IFACE_VERSION   1
+#define MLU270_SECT_DESCRIPTOR      1
+#define MLU270_SECT_REGISTERS       2
+#define MLU270_SECT_MAILBOX         3
+#define MLU270_SECT_PAGES           4
+#define MLU270_SECT_END             5
+#define MLU270_SECT_DESCRIPTOR_SIZE 64
+#define MLU270_SECT_REGISTERS_SIZE  160
+#define MLU270_SECT_MAILBOX_SIZE    136
+#define MLU270_SECT_END_SIZE        8
+#define MLU270_RUN_HDR_SIZE         8
+#define MLU270_RUN_MAX_PAGES        64
+/* MAILBOX flags */
+#define MLU270_MB_FLAG_OUT_BUSY     (1u << 0)
+#define MLU270_MB_FLAG_PF_TOLD      (1u << 1)
+#define MLU270_MB_FLAG_IN_VALID     (1u << 2)
 
 /* Partition table: entry n (0 = PF, 1 + i = VF i) */
 #define MLU270_PART_BASE(n)         (0x2000 + (n) * 0x20)
