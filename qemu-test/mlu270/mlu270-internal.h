@@ -120,6 +120,7 @@ typedef struct Mlu270Mig {
     uint64_t log_len[MLU270_MIG_MAX_RANGES];
     uint64_t log_bit0[MLU270_MIG_MAX_RANGES];
     uint32_t log_nbits;
+    uint32_t log_words;         /* of log_bits */
     uint64_t *log_bits;
 } Mlu270Mig;
 
@@ -251,6 +252,7 @@ struct Mlu270State {
      */
     uint64_t *pages_written;
     uint32_t num_pages;
+    uint32_t pages_words;       /* of pages_written */
 
     Mlu270Func fn[MLU270_NUM_FUNCS];
     Mlu270PartEntry part[MLU270_NUM_FUNCS];
@@ -324,5 +326,6 @@ void mlu270_mig_log_dma(Mlu270State *s, unsigned vf, uint64_t addr,
                         uint64_t len);
 const char *mlu270_mig_state_invalid(Mlu270Func *f, bool can_pause);
 extern const VMStateDescription vmstate_mlu270_vf_migration;
+extern const VMStateDescription vmstate_mlu270_vf_streams;
 
 #endif /* MLU270_INTERNAL_H */

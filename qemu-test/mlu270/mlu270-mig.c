@@ -11,6 +11,7 @@
 #include "qemu/bitops.h"
 #include "qemu/bswap.h"
 #include "qemu/cutils.h"
+#include "qemu/error-report.h"
 #include "qemu/log.h"
 #include "mlu270-internal.h"
 
@@ -488,10 +489,32 @@ static uint32_t G_GNUC_PRINTF(3, 4) mig_bad(Mlu270State *s, unsigned vf,
     return MLU270_MIG_RES_EBADMSG;
 }
 
-/* Header and section table of the blob being received. */
-static uint32_t mig_load_table(Mlu270State *s, unsigned vf)
+/* What is wrong with the header of the blob being received, or NULL. */
+static const char *mig_header_invalid(const Mlu270MigLoad *l)
 {
-    Mlu270MigLoad *l = &s->mig[vf].load;
+    if (ldl_le_p(l->table) != MLU270_BLOB_MAGIC ||
+        lduw_le_p(l->table + 0x04) != MLU270_BLOB_VERSION) {
+        return "magic or version";
+    }
+    if (l->kind != lduw_le_p(l->table + 0x06) ||
+        l->total != ldq_le_p(l->table + 0x08) ||
+        l->nsect != ldl_le_p(l->table + 0x10) ||
+        ((l->kind != MLU270_BLOB_KIND_STATE || l->nsect != 5) &&
+         (l->kind != MLU270_BLOB_KIND_PAGES || l->nsect != 2))) {
+        return "kind or number of sections";
+    }
+    if (l->total > MLU270_BLOB_MAX_TOTAL) {
+        return "length";
+    }
+    return NULL;
+}
+
+/*
+ * What is wrong with the section table of the blob being received (its
+ * header is valid), or NULL.
+ */
+static const char *mig_table_invalid(const Mlu270MigLoad *l)
+{
     static const uint32_t state_types[] = {
         MLU270_SECT_DESCRIPTOR, MLU270_SECT_REGISTERS, MLU270_SECT_MAILBOX,
         MLU270_SECT_PAGES, MLU270_SECT_END,
@@ -505,7 +528,7 @@ static uint32_t mig_load_table(Mlu270State *s, unsigned vf)
                    l->nsect * MLU270_BLOB_SECT_SIZE;
 
     if (mig_table_crc(l->table, l->nsect) != ldl_le_p(l->table + 0x14)) {
-        return mig_bad(s, vf, "header CRC");
+        return "header CRC";
     }
     for (uint32_t i = 0; i < l->nsect; i++) {
         const uint8_t *e = l->table + MLU270_BLOB_HDR_SIZE +
@@ -514,11 +537,10 @@ static uint32_t mig_load_table(Mlu270State *s, unsigned vf)
         uint32_t want = 0;
 
         if (type != types[i]) {
-            return mig_bad(s, vf, "section %u has type %u", i, type);
+            return "section types or order";
         }
         if (ldl_le_p(e + 4) != off) {
-            return mig_bad(s, vf, "section %u not where the previous ends",
-                           i);
+            return "a section not where the previous one ends";
         }
         switch (type) {
         case MLU270_SECT_DESCRIPTOR:
@@ -535,19 +557,30 @@ static uint32_t mig_load_table(Mlu270State *s, unsigned vf)
             break;
         case MLU270_SECT_PAGES:
             if (ldl_le_p(e + 12)) {
-                return mig_bad(s, vf, "PAGES section with a CRC");
+                return "a PAGES section with a CRC";
             }
             want = len;
             break;
         }
         if (len != want) {
-            return mig_bad(s, vf, "section %u has length %u", i, len);
+            return "a section's length";
         }
         off += len;
     }
     if (off != l->total) {
-        return mig_bad(s, vf, "sections end at %" PRIu64 ", the blob at %"
-                       PRIu64, off, l->total);
+        return "sections that do not end where the blob does";
+    }
+    return NULL;
+}
+
+/* Header and section table of the blob being received. */
+static uint32_t mig_load_table(Mlu270State *s, unsigned vf)
+{
+    Mlu270MigLoad *l = &s->mig[vf].load;
+    const char *why = mig_table_invalid(l);
+
+    if (why) {
+        return mig_bad(s, vf, "%s", why);
     }
     memset(l->seen, 0, sizeof(l->seen));
     l->sect = 0;
@@ -753,21 +786,14 @@ static uint32_t mig_load_feed(Mlu270State *s, unsigned vf, const uint8_t *p,
             memcpy(l->table + l->blob_off, p, n);
             l->blob_off += n;
             if (l->blob_off == MLU270_BLOB_HDR_SIZE) {
+                const char *why;
+
                 l->kind = lduw_le_p(l->table + 0x06);
                 l->total = ldq_le_p(l->table + 0x08);
                 l->nsect = ldl_le_p(l->table + 0x10);
-                if (ldl_le_p(l->table) != MLU270_BLOB_MAGIC ||
-                    lduw_le_p(l->table + 0x04) != MLU270_BLOB_VERSION) {
-                    return mig_bad(s, vf, "magic or version");
-                }
-                if ((l->kind != MLU270_BLOB_KIND_STATE ||
-                     l->nsect != 5) &&
-                    (l->kind != MLU270_BLOB_KIND_PAGES || l->nsect != 2)) {
-                    return mig_bad(s, vf, "kind %u with %u sections",
-                                   l->kind, l->nsect);
-                }
-                if (l->total > MLU270_BLOB_MAX_TOTAL) {
-                    return mig_bad(s, vf, "length %" PRIu64, l->total);
+                why = mig_header_invalid(l);
+                if (why) {
+                    return mig_bad(s, vf, "%s", why);
                 }
             }
         } else if (l->blob_off < table_end) {
@@ -887,6 +913,7 @@ static void mig_log_stop(Mlu270Mig *m)
     g_free(m->log_bits);
     m->log_bits = NULL;
     m->log_on = m->log_shift = m->log_nranges = m->log_nbits = 0;
+    m->log_words = 0;
     memset(m->log_iova, 0, sizeof(m->log_iova));
     memset(m->log_len, 0, sizeof(m->log_len));
     memset(m->log_bit0, 0, sizeof(m->log_bit0));
@@ -963,7 +990,8 @@ static uint32_t mig_log_start(Mlu270State *s, unsigned vf)
     m->log_nranges = n;
     m->log_shift = m->arg;
     m->log_nbits = bits;
-    m->log_bits = g_new0(uint64_t, DIV_ROUND_UP(bits, 64));
+    m->log_words = DIV_ROUND_UP(bits, 64);
+    m->log_bits = g_new0(uint64_t, m->log_words);
     m->log_on = 1;
     return MLU270_MIG_RES_OK;
 }
@@ -1437,8 +1465,7 @@ void mlu270_mig_card_reset(Mlu270State *s)
         m->loading = 0;
         memset(&m->load, 0, sizeof(m->load));
     }
-    memset(s->pages_written, 0,
-           DIV_ROUND_UP(s->num_pages, 64) * sizeof(uint64_t));
+    memset(s->pages_written, 0, s->pages_words * sizeof(uint64_t));
 }
 
 void mlu270_mig_realize(Mlu270State *s)
@@ -1540,6 +1567,352 @@ const VMStateDescription vmstate_mlu270_vf_migration = {
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT_ARRAY(fn, Mlu270State, MLU270_NUM_FUNCS, 1,
                              vmstate_mlu270_func_migration, Mlu270Func),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+/*
+ * The streams, loads, DMA logs and running commands of the VFs, when the
+ * whole card migrates in the middle of a VF's migration (the host moving
+ * while it moves a guest). Everything in it is checked as a stream from
+ * elsewhere: mlu270_vf_streams_post_load().
+ */
+
+/* Where a built blob's read cursor must be, given the bytes read. */
+static bool mig_cursor_ok(const Mlu270MigBlob *b)
+{
+    uint32_t p = 0, start, count;
+    uint64_t pos;
+
+    if (b->rd_off > b->prefix_len) {
+        pos = MIN(b->rd_off, b->prefix_len + b->pages_len) - b->prefix_len;
+        while (pos && mig_next_run(b->pages, b->npages, p, &start, &count)) {
+            uint64_t len = MLU270_RUN_HDR_SIZE +
+                           (uint64_t)count * MLU270_PAGE + 4;
+
+            if (pos < len) {
+                return b->rd_next_page == p && b->run_count == count &&
+                       b->run_start == start && b->run_pos == pos;
+            }
+            pos -= len;
+            p = start + count;
+        }
+    }
+    return b->rd_next_page == p && !b->run_count;
+}
+
+static const char *mig_blob_invalid(Mlu270State *s, unsigned vf)
+{
+    Mlu270Mig *m = &s->mig[vf];
+    Mlu270MigBlob *b = &m->blob;
+    Mlu270Slice sl;
+    uint32_t npages = mig_slice_pages(s, vf, &sl);
+
+    if (!b->kind) {
+        return buffer_is_zero(b, sizeof(*b)) ? NULL : "a blob without kind";
+    }
+    if ((b->kind != MLU270_BLOB_KIND_STATE &&
+         b->kind != MLU270_BLOB_KIND_PAGES) || !m->stream) {
+        return "blob kind";
+    }
+    if (!npages || b->npages != npages || b->base != sl.base ||
+        !buffer_is_zero(b->pages + npages / 64,
+                        (MLU270_MIG_PAGE_WORDS - npages / 64) * 8)) {
+        return "a blob of another slice";
+    }
+    if (b->prefix_len != (b->kind == MLU270_BLOB_KIND_STATE ?
+                          MLU270_BLOB_PREFIX_MAX :
+                          mig_blob_len(MLU270_BLOB_KIND_PAGES, 0)) ||
+        b->suffix_len != (b->kind == MLU270_BLOB_KIND_STATE ?
+                          MLU270_SECT_END_SIZE : 0) ||
+        b->pages_len != mig_pages_len(b->pages, npages) ||
+        b->total != b->prefix_len + b->pages_len + b->suffix_len ||
+        b->rd_off > b->total || !mig_cursor_ok(b)) {
+        return "blob lengths or read position";
+    }
+    return NULL;
+}
+
+static const char *mig_load_invalid(Mlu270State *s, unsigned vf)
+{
+    Mlu270Mig *m = &s->mig[vf];
+    Mlu270MigLoad *l = &m->load;
+    Mlu270Slice sl;
+    uint32_t npages = mig_slice_pages(s, vf, &sl);
+    uint64_t table_end;
+    const uint8_t *e;
+    const char *why;
+
+    if (!m->loading) {
+        return buffer_is_zero(l, sizeof(*l)) ? NULL : "load without a load";
+    }
+    if (m->stream || !npages || !s->fn[vf + 1].mig_paused ||
+        !mlu270_flag(l->complete) || (l->complete && l->blob_off) ||
+        !buffer_is_zero(l->seen + npages / 64,
+                        (MLU270_MIG_PAGE_WORDS - npages / 64) * 8)) {
+        return "load state";
+    }
+    if (l->blob_off < MLU270_BLOB_HDR_SIZE) {
+        return l->sect || l->run_pos ? "load position" : NULL;
+    }
+    why = mig_header_invalid(l);
+    if (why) {
+        return why;
+    }
+    table_end = MLU270_BLOB_HDR_SIZE + l->nsect * MLU270_BLOB_SECT_SIZE;
+    if (l->blob_off < table_end) {
+        return l->sect || l->run_pos ? "load position" : NULL;
+    }
+    why = mig_table_invalid(l);
+    if (why) {
+        return why;
+    }
+    if (l->sect >= l->nsect) {
+        return "load section";
+    }
+    e = l->table + MLU270_BLOB_HDR_SIZE + l->sect * MLU270_BLOB_SECT_SIZE;
+    if (l->blob_off < ldl_le_p(e + 4) ||
+        l->blob_off >= ldl_le_p(e + 4) + (uint64_t)ldl_le_p(e + 8)) {
+        return "load position in its section";
+    }
+    if (ldl_le_p(e) != MLU270_SECT_PAGES || l->run_pos < MLU270_RUN_HDR_SIZE) {
+        return l->run_pos >= (ldl_le_p(e) == MLU270_SECT_PAGES ?
+                              MLU270_RUN_HDR_SIZE : 1) ?
+               "load run" : NULL;
+    }
+    if (!l->run_count || l->run_count > MLU270_RUN_MAX_PAGES ||
+        l->run_start >= npages || l->run_count > npages - l->run_start ||
+        l->run_pos >= MLU270_RUN_HDR_SIZE +
+                      (uint64_t)l->run_count * MLU270_PAGE + 4) {
+        return "load run";
+    }
+    return NULL;
+}
+
+static const char *mig_log_invalid(Mlu270Mig *m)
+{
+    uint64_t bits = 0;
+
+    if (!m->log_on) {
+        return m->log_shift || m->log_nranges || m->log_nbits ||
+               m->log_words || m->log_bits ||
+               !buffer_is_zero(m->log_iova, sizeof(m->log_iova)) ||
+               !buffer_is_zero(m->log_len, sizeof(m->log_len)) ||
+               !buffer_is_zero(m->log_bit0, sizeof(m->log_bit0)) ?
+               "DMA log state without a log" : NULL;
+    }
+    if (m->log_on != 1 || m->log_shift < MLU270_MIG_MIN_GRANULE_SHIFT ||
+        m->log_shift > MLU270_MIG_MAX_GRANULE_SHIFT || !m->log_nranges ||
+        m->log_nranges > MLU270_MIG_MAX_RANGES) {
+        return "DMA log";
+    }
+    for (uint32_t i = 0; i < m->log_nranges; i++) {
+        uint64_t iova = m->log_iova[i], len = m->log_len[i];
+
+        if (!len || (iova | len) & ((1ULL << m->log_shift) - 1) ||
+            iova + len - 1 < iova ||
+            (i && m->log_iova[i - 1] + m->log_len[i - 1] > iova) ||
+            m->log_bit0[i] != bits ||
+            (len >> m->log_shift) > MLU270_MIG_MAX_GRANULES - bits) {
+            return "DMA log ranges";
+        }
+        bits += len >> m->log_shift;
+    }
+    if (m->log_nbits != bits || m->log_words != DIV_ROUND_UP(bits, 64)) {
+        return "DMA log size";
+    }
+    return NULL;
+}
+
+/* A command that was running: its parameters as its start checked them. */
+static const char *mig_cmd_invalid(Mlu270Mig *m)
+{
+    bool ok;
+
+    switch (m->cmd) {
+    case 0:
+        ok = !timer_pending(m->timer);
+        break;
+    case MLU270_MIG_CMD_SAVE_READ:
+        ok = m->blob.kind && m->off == m->blob.rd_off && mig_len_ok(m) &&
+             m->len <= m->blob.total - m->blob.rd_off;
+        break;
+    case MLU270_MIG_CMD_LOAD_WRITE:
+        ok = m->loading && m->off == m->load.taken && mig_len_ok(m);
+        break;
+    case MLU270_MIG_CMD_DMA_LOG_START:
+        ok = !m->log_on && m->arg >= MLU270_MIG_MIN_GRANULE_SHIFT &&
+             m->arg <= MLU270_MIG_MAX_GRANULE_SHIFT && m->len &&
+             m->len % 16 == 0 && m->len <= 16 * MLU270_MIG_MAX_RANGES;
+        break;
+    case MLU270_MIG_CMD_DMA_LOG_REPORT:
+        ok = m->log_on && m->arg && mig_len_ok(m) &&
+             DIV_ROUND_UP(m->arg, 64) * 8 <= m->len &&
+             m->off % (1ULL << m->log_shift) == 0 &&
+             m->off + ((uint64_t)m->arg << m->log_shift) - 1 >= m->off;
+        break;
+    default:
+        ok = false;
+    }
+    if (!ok || (m->cmd && !timer_pending(m->timer))) {
+        return "the running command";
+    }
+    return NULL;
+}
+
+static int mlu270_vf_streams_post_load(void *opaque, int version_id)
+{
+    Mlu270State *s = opaque;
+
+    for (unsigned vf = 0; vf < MLU270_TOTAL_VFS; vf++) {
+        Mlu270Mig *m = &s->mig[vf];
+        const char *why = NULL;
+
+        if (!mlu270_flag(m->stream) || !mlu270_flag(m->tracking) ||
+            !mlu270_flag(m->loading) || (m->tracking && !m->stream) ||
+            (!m->stream && (m->stream_id || m->blob_no || m->word)) ||
+            ((m->stream || m->loading || m->log_on || m->cmd) &&
+             !mlu270_vf_enabled(s, vf))) {
+            why = "stream state";
+        }
+        why = why ?: mig_log_invalid(m);
+        why = why ?: mig_blob_invalid(s, vf);
+        why = why ?: mig_load_invalid(s, vf);
+        why = why ?: mig_cmd_invalid(m);
+        if (why) {
+            error_report("mlu270: migration stream: VF %u migration: %s",
+                         vf, why);
+            return -EINVAL;
+        }
+    }
+    return 0;
+}
+
+static bool mlu270_vf_streams_needed(void *opaque)
+{
+    Mlu270State *s = opaque;
+
+    for (unsigned vf = 0; vf < MLU270_TOTAL_VFS; vf++) {
+        Mlu270Mig *m = &s->mig[vf];
+
+        if (m->cmd || m->stream || m->loading || m->log_on) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Checked before the bitmap's allocation, which its size would drive. */
+static bool mig_log_words_ok(void *opaque, int version_id)
+{
+    Mlu270Mig *m = opaque;
+
+    return m->log_words <= MLU270_MIG_MAX_GRANULES / 64;
+}
+
+static const VMStateDescription vmstate_mlu270_mig_blob = {
+    .name = "mlu270/vf-migration/blob",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(kind, Mlu270MigBlob),
+        VMSTATE_UINT32(prefix_len, Mlu270MigBlob),
+        VMSTATE_UINT32(suffix_len, Mlu270MigBlob),
+        VMSTATE_UINT64(pages_len, Mlu270MigBlob),
+        VMSTATE_UINT64(total, Mlu270MigBlob),
+        VMSTATE_UINT64(base, Mlu270MigBlob),
+        VMSTATE_UINT32(npages, Mlu270MigBlob),
+        VMSTATE_UINT8_ARRAY(prefix, Mlu270MigBlob, MLU270_BLOB_PREFIX_MAX),
+        VMSTATE_UINT8_ARRAY(suffix, Mlu270MigBlob, MLU270_SECT_END_SIZE),
+        VMSTATE_UINT64_ARRAY(pages, Mlu270MigBlob, MLU270_MIG_PAGE_WORDS),
+        VMSTATE_UINT64(rd_off, Mlu270MigBlob),
+        VMSTATE_UINT32(rd_next_page, Mlu270MigBlob),
+        VMSTATE_UINT32(run_start, Mlu270MigBlob),
+        VMSTATE_UINT32(run_count, Mlu270MigBlob),
+        VMSTATE_UINT32(run_pos, Mlu270MigBlob),
+        VMSTATE_UINT32(run_crc, Mlu270MigBlob),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_mlu270_mig_load = {
+    .name = "mlu270/vf-migration/load",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(taken, Mlu270MigLoad),
+        VMSTATE_UINT32(blobs, Mlu270MigLoad),
+        VMSTATE_UINT32(complete, Mlu270MigLoad),
+        VMSTATE_UINT8_ARRAY(first_desc, Mlu270MigLoad,
+                            MLU270_SECT_DESCRIPTOR_SIZE),
+        VMSTATE_UINT64(blob_off, Mlu270MigLoad),
+        VMSTATE_UINT8_ARRAY(table, Mlu270MigLoad, MLU270_BLOB_TABLE_MAX),
+        VMSTATE_UINT32(kind, Mlu270MigLoad),
+        VMSTATE_UINT32(nsect, Mlu270MigLoad),
+        VMSTATE_UINT32(sect, Mlu270MigLoad),
+        VMSTATE_UINT64(total, Mlu270MigLoad),
+        VMSTATE_UINT8_ARRAY(sect_buf, Mlu270MigLoad,
+                            MLU270_SECT_REGISTERS_SIZE),
+        VMSTATE_UINT8_ARRAY(run_hdr, Mlu270MigLoad, MLU270_RUN_HDR_SIZE + 4),
+        VMSTATE_UINT32(run_start, Mlu270MigLoad),
+        VMSTATE_UINT32(run_count, Mlu270MigLoad),
+        VMSTATE_UINT32(run_crc, Mlu270MigLoad),
+        VMSTATE_UINT64(run_pos, Mlu270MigLoad),
+        VMSTATE_UINT64_ARRAY(seen, Mlu270MigLoad, MLU270_MIG_PAGE_WORDS),
+        VMSTATE_UINT8_ARRAY(regs, Mlu270MigLoad, MLU270_SECT_REGISTERS_SIZE),
+        VMSTATE_UINT8_ARRAY(mbox, Mlu270MigLoad, MLU270_SECT_MAILBOX_SIZE),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const VMStateDescription vmstate_mlu270_mig = {
+    .name = "mlu270/vf-migration/vf",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(cmd, Mlu270Mig),
+        VMSTATE_UINT64(addr, Mlu270Mig),
+        VMSTATE_UINT64(off, Mlu270Mig),
+        VMSTATE_UINT64(size, Mlu270Mig),
+        VMSTATE_UINT32(len, Mlu270Mig),
+        VMSTATE_UINT32(arg, Mlu270Mig),
+        VMSTATE_TIMER_PTR(timer, Mlu270Mig),
+        VMSTATE_UINT32(stream, Mlu270Mig),
+        VMSTATE_UINT64(stream_id, Mlu270Mig),
+        VMSTATE_UINT32(blob_no, Mlu270Mig),
+        VMSTATE_UINT32(word, Mlu270Mig),
+        VMSTATE_UINT32(tracking, Mlu270Mig),
+        VMSTATE_UINT32(loading, Mlu270Mig),
+        VMSTATE_UINT32(log_on, Mlu270Mig),
+        VMSTATE_UINT32(log_shift, Mlu270Mig),
+        VMSTATE_UINT32(log_nranges, Mlu270Mig),
+        VMSTATE_UINT32(log_nbits, Mlu270Mig),
+        VMSTATE_UINT32(log_words, Mlu270Mig),
+        VMSTATE_VALIDATE("DMA log bitmap size", mig_log_words_ok),
+        VMSTATE_VARRAY_UINT32_ALLOC(log_bits, Mlu270Mig, log_words, 0,
+                                    vmstate_info_uint64, uint64_t),
+        VMSTATE_UINT64_ARRAY(log_iova, Mlu270Mig, MLU270_MIG_MAX_RANGES),
+        VMSTATE_UINT64_ARRAY(log_len, Mlu270Mig, MLU270_MIG_MAX_RANGES),
+        VMSTATE_UINT64_ARRAY(log_bit0, Mlu270Mig, MLU270_MIG_MAX_RANGES),
+        VMSTATE_STRUCT(blob, Mlu270Mig, 1, vmstate_mlu270_mig_blob,
+                       Mlu270MigBlob),
+        VMSTATE_STRUCT(load, Mlu270Mig, 1, vmstate_mlu270_mig_load,
+                       Mlu270MigLoad),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+const VMStateDescription vmstate_mlu270_vf_streams = {
+    .name = "mlu270/vf-streams",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = mlu270_vf_streams_needed,
+    .post_load = mlu270_vf_streams_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_STRUCT_ARRAY(mig, Mlu270State, MLU270_TOTAL_VFS, 1,
+                             vmstate_mlu270_mig, Mlu270Mig),
+        VMSTATE_VARRAY_UINT32(pages_written, Mlu270State, pages_words, 0,
+                              vmstate_info_uint64, uint64_t),
         VMSTATE_END_OF_LIST()
     },
 };

@@ -1385,7 +1385,8 @@ static void mlu270_pf_realize(PCIDevice *pci, Error **errp)
     }
     s->written = bitmap_new(s->mem_size / MLU270_CHUNK);
     s->num_pages = s->mem_size / MLU270_PAGE;
-    s->pages_written = g_new0(uint64_t, DIV_ROUND_UP(s->num_pages, 64));
+    s->pages_words = DIV_ROUND_UP(s->num_pages, 64);
+    s->pages_written = g_new0(uint64_t, s->pages_words);
     mlu270_mig_realize(s);
 
     memory_region_init_io(&s->bar0, OBJECT(s), &mlu270_pf_mmio_ops, s,
@@ -1750,6 +1751,7 @@ static const VMStateDescription vmstate_mlu270 = {
     .subsections = (const VMStateDescription * const []) {
         &vmstate_mlu270_records,
         &vmstate_mlu270_vf_migration,
+        &vmstate_mlu270_vf_streams,
         NULL
     },
 };

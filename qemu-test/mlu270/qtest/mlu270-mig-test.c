@@ -8,6 +8,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "mlu270-qtest.h"
+#include "qobject/qdict.h"
 
 #define SLOT_B          6
 #define CARD_B          " -m 512M -device mlu270,addr=0x6.0"
@@ -840,6 +841,252 @@ static void test_blob_fuzz(void)
     pair_free(p);
 }
 
+/* ---- The whole card migrating in the middle ----------------------------- */
+
+#define MACHINE "-machine q35 -nodefaults %s -device mlu270,addr=0x5.0" CARD_B
+
+static const char *migrate_state(QTestState *qts)
+{
+    static char status[32];
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+    QDict *ret = qdict_get_qdict(resp, "return");
+
+    g_assert_nonnull(ret);
+    g_strlcpy(status, qdict_haskey(ret, "status") ?
+              qdict_get_str(ret, "status") : "none", sizeof(status));
+    qobject_unref(resp);
+    return status;
+}
+
+static void wait_migrated(QTestState *qts)
+{
+    for (int i = 0; i < 6000 && strcmp(migrate_state(qts), "completed");
+         i++) {
+        g_assert_cmpstr(migrate_state(qts), !=, "failed");
+        g_usleep(10000);
+    }
+    g_assert_cmpstr(migrate_state(qts), ==, "completed");
+}
+
+/* Save the machine of @p to the file @path (the source stops). */
+static void pair_save(Pair *p, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+
+    qtest_qmp_assert_success(p->a->qts, "{ 'execute': 'migrate',"
+                             "  'arguments': { 'uri': %s } }", uri);
+    wait_migrated(p->a->qts);
+}
+
+/*
+ * Start a machine like @p's from the file @path; on success switch @p to
+ * it (the old one is quit) and return true.
+ */
+static bool pair_load(Pair *p, const char *path)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", path);
+    QTestState *dst;
+    const char *st;
+
+    dst = qtest_initf(MACHINE " -incoming defer",
+                      g_getenv("MLU270_QEMU_EXTRA_ARGS") ?: "");
+    qtest_qmp_assert_success(dst, "{ 'execute': 'migrate-incoming',"
+                             "  'arguments': { 'uri': %s,"
+                             "                 'exit-on-error': false } }",
+                             uri);
+    for (int i = 0; i < 6000; i++) {
+        st = migrate_state(dst);
+        if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
+            break;
+        }
+        g_usleep(10000);
+    }
+    if (strcmp(migrate_state(dst), "completed")) {
+        qtest_quit(dst);
+        return false;
+    }
+    qpci_free_pc(p->a->bus);
+    qtest_quit(p->a->qts);
+    p->a->qts = p->b->qts = dst;
+    p->a->bus = p->b->bus = qpci_new_pc(dst, p->a->alloc);
+    return true;
+}
+
+/*
+ * A VF's state as the whole machine would carry it, mid-way: A's VF 0
+ * tracking, a pages blob half read and a SAVE_READ running, DMA logging
+ * with a page logged; B's VF 0 half way through a run of the load.
+ */
+static uint64_t mid_way(Pair *p, uint64_t buf, uint64_t data)
+{
+    Ctx *a = p->a, *b = p->b;
+    Fn *va = &a->vf[0];
+    uint64_t ranges[2] = { data, 64 * PAGE };
+
+    q_setup(a, va);
+    for (int i = 0; i < 32; i++) {
+        fill(a, va, (uint64_t)i * 3 * PAGE, PAGE, 0x30 + i);
+    }
+    log_ranges(a, buf, ranges, 1);
+    mig_params(a, 0, buf, 16, 0, 12);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_DMA_LOG_START), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(run_status(a, va, (Job){ .opcode = MLU270_OP_DMA_D2H,
+                     .src = 0, .dst = data + 3 * PAGE, .len = 16 }), ==,
+                     MLU270_ST_OK);
+    g_assert_cmpuint(mig_arg(a, 0, MLU270_MIG_CMD_TRACK_START, 5), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_PRECOPY_ROUND), ==,
+                     MLU270_MIG_RES_OK);
+    mig_params(a, 0, buf, 5000, 0, 0);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_SAVE_READ), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_LOAD_BEGIN), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(stream_write(b, 0, buf, 5000, 0, 5000), ==,
+                     MLU270_MIG_RES_OK);
+    /* The next read is running when the machine stops. */
+    mig_params(a, 0, buf + 5000, mig_size(a, 0) - 5000, 5000, 0);
+    mwr(a, 0, MLU270_MIG_CMD, MLU270_MIG_CMD_SAVE_READ);
+    g_assert_true(mrd(a, 0, MLU270_MIG_STATUS) & MLU270_MIG_STATUS_BUSY);
+    return mig_size(a, 0);
+}
+
+/*
+ * The whole machine migrates (QEMU's migration) in the middle of a VF's:
+ * the running command, the half-read blob, the half-loaded run, tracking
+ * and the DMA log all go on on the new machine, and the VF's migration
+ * completes there with A's memory on B.
+ */
+static void test_card_migrates(void)
+{
+    Pair p = pair_new(1);
+    g_autofree char *path = g_strdup_printf("%s/mlu270-vfmig-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    uint64_t buf = guest_alloc(p.a->alloc, 8 << 20);
+    uint64_t data = QEMU_ALIGN_UP(guest_alloc(p.a->alloc, 1 << 20),
+                                  64 * PAGE);
+    uint64_t size, at, out = buf + (6 << 20);
+    Ctx *a, *b;
+    uint32_t done;
+
+    size = mid_way(&p, buf, data);
+    done = mrd(p.a, 0, MLU270_MIG_DONE);
+    pair_save(&p, path);
+    g_assert_true(pair_load(&p, path));
+    unlink(path);
+    a = p.a;
+    b = p.b;
+
+    /* The read that was running ends here, then the rest of the round. */
+    g_assert_cmphex(mrd(a, 0, MLU270_MIG_STATUS), ==,
+                    MLU270_MIG_STATUS_BUSY | MLU270_MIG_STATUS_TRACKING |
+                    MLU270_MIG_STATUS_DMA_LOG | MLU270_MIG_STATUS_BLOB);
+    while (mrd(a, 0, MLU270_MIG_DONE) == done) {
+        qtest_clock_step_next(a->qts);
+    }
+    g_assert_cmpuint(mrd(a, 0, MLU270_MIG_RESULT), ==, MLU270_MIG_RES_OK);
+    g_assert_false(mrd(a, 0, MLU270_MIG_STATUS) & MLU270_MIG_STATUS_BLOB);
+    g_assert_cmpuint(stream_write(b, 0, buf + 5000, size - 5000, 5000,
+                                  65536), ==, MLU270_MIG_RES_OK);
+    /* The page the DMA log had before is still reported. */
+    g_assert_cmphex(log_report(a, 0, out, data, 64), ==, 1ULL << 3);
+
+    /* Stop-copy and commit; B has A's memory. */
+    fill(a, &a->vf[0], 7 * PAGE, PAGE, 0x99);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_SAVE_PREPARE), ==,
+                     MLU270_MIG_RES_OK);
+    at = size;
+    size = blob_read(a, 0, buf + at, 1 << 20);
+    g_assert_cmpuint(stream_write(b, 0, buf + at, size, at, 65536), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_LOAD_COMMIT), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_RESUME), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_RESUME), ==,
+                     MLU270_MIG_RES_OK);
+    wr(b, &b->vf[0], MLU270_REG_Q_CTRL, 0);
+    q_setup(b, &b->vf[0]);
+    g_assert_cmpuint(slice_crc(b, &b->vf[0], 0, 1 << 20), ==,
+                     slice_crc(a, &a->vf[0], 0, 1 << 20));
+    pair_free(p);
+}
+
+/*
+ * A machine stream whose VF migration state the card could not have
+ * reached is refused; the same stream unmodified loads.
+ */
+static void test_bad_streams_state(void)
+{
+    Pair p = pair_new(1);
+    g_autofree char *path = g_strdup_printf("%s/mlu270-vfbad-%d.mig",
+                                            g_get_tmp_dir(), getpid());
+    uint64_t buf = guest_alloc(p.a->alloc, 8 << 20);
+    uint64_t data = QEMU_ALIGN_UP(guest_alloc(p.a->alloc, 1 << 20),
+                                  64 * PAGE);
+    static const char name[] = "mlu270/vf-streams";
+    /* VF 0's first fields, big-endian in the stream. */
+    enum { CMD = 0, STREAM = 44, TRACKING = 64, LOADING = 68,
+           LOG_NRANGES = 80, LOG_WORDS = 88 };
+    static const struct {
+        int off;
+        uint32_t value;
+        const char *what;
+    } bad[] = {
+        { CMD, 0x77, "an unknown command running" },
+        { CMD, MLU270_MIG_CMD_LOAD_WRITE, "a load write without a load" },
+        { STREAM, 2, "a flag that is not 0 or 1" },
+        { STREAM, 0, "tracking and a blob without a stream" },
+        { LOADING, 1, "a load and a stream at once" },
+        { LOG_NRANGES, 17, "17 DMA log ranges" },
+        { LOG_WORDS, 0x7fffffff, "a 16 GiB DMA log bitmap" },
+        { TRACKING, 3, "tracking 3" },
+    };
+    g_autofree gchar *stream = NULL;
+    gsize len;
+    uint8_t *at = NULL;
+
+    mid_way(&p, buf, data);
+    /* B's load is not part of this: drop it, so A's is the only section. */
+    g_assert_cmpuint(mig_do(p.b, 0, MLU270_MIG_CMD_LOAD_ABORT), ==,
+                     MLU270_MIG_RES_OK);
+    pair_save(&p, path);
+    g_assert_true(g_file_get_contents(path, &stream, &len, NULL));
+    for (gsize i = 1; i + sizeof(name) + 4 + 128 <= len; i++) {
+        if (stream[i - 1] == sizeof(name) - 1 &&
+            !memcmp(stream + i, name, sizeof(name) - 1)) {
+            g_assert_null(at);
+            at = (uint8_t *)stream + i + sizeof(name) - 1 + 4;
+        }
+    }
+    g_assert_nonnull(at);
+    g_assert_cmpuint(ldl_be_p(at + CMD), ==, MLU270_MIG_CMD_SAVE_READ);
+    g_assert_cmpuint(ldl_be_p(at + STREAM), ==, 1);
+    g_assert_cmpuint(ldl_be_p(at + LOG_NRANGES), ==, 1);
+
+    for (int k = 0; k < ARRAY_SIZE(bad); k++) {
+        uint32_t saved = ldl_be_p(at + bad[k].off);
+
+        stl_be_p(at + bad[k].off, bad[k].value);
+        g_assert_true(g_file_set_contents(path, stream, len, NULL));
+        if (g_test_verbose()) {
+            g_test_message("%s", bad[k].what);
+        }
+        g_assert_false(pair_load(&p, path));
+        stl_be_p(at + bad[k].off, saved);
+    }
+    /* As saved: it loads (the offsets above are the right ones). */
+    g_assert_true(g_file_set_contents(path, stream, len, NULL));
+    g_assert_true(pair_load(&p, path));
+    unlink(path);
+    pair_free(p);
+}
+
 void mlu270_mig_tests_add(void)
 {
     qtest_add_func("/mlu270/vf-migration/save-load", test_save_load);
@@ -849,4 +1096,7 @@ void mlu270_mig_tests_add(void)
     qtest_add_func("/mlu270/vf-migration/dma-log", test_dma_log);
     qtest_add_func("/mlu270/vf-migration/bad-blobs", test_bad_blobs);
     qtest_add_func("/mlu270/vf-migration/fuzz", test_blob_fuzz);
+    qtest_add_func("/mlu270/vf-migration/card-migrates", test_card_migrates);
+    qtest_add_func("/mlu270/vf-migration/bad-card-stream",
+                   test_bad_streams_state);
 }
