@@ -649,7 +649,12 @@ static uint32_t mig_load_fixed(Mlu270State *s, unsigned vf, uint32_t type,
             }
             memcpy(l->first_desc, d, len);
         } else if (memcmp(d, l->first_desc, 0x28) ||
-                   memcmp(d + 0x2c, l->first_desc + 0x2c, len - 0x2c)) {
+                   memcmp(d + 0x2c, l->first_desc + 0x2c, 4)) {
+            /*
+             * The number counts up, and the fault record (0x30..0x3f) is
+             * the source's as each blob was built: the guest may fault
+             * between two rounds.
+             */
             return mig_bad(s, vf, "blob %u of another stream", l->blobs);
         }
         break;
@@ -1160,7 +1165,10 @@ static uint32_t mig_command(Mlu270State *s, unsigned vf, uint32_t cmd)
             return MLU270_MIG_RES_EBUSY;
         }
         if (f->mig_paused) {
-            mig_stream_end(m);
+            /* A pre-copy stream goes on (VFIO's PRE_COPY_P2P -> PRE_COPY). */
+            if (!m->tracking) {
+                mig_stream_end(m);
+            }
             mlu270_mig_resume(s, f);
         }
         return MLU270_MIG_RES_OK;

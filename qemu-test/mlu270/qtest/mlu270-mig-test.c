@@ -610,6 +610,10 @@ static uint64_t make_stream(Ctx *a, uint64_t buf, uint64_t *first_len)
                      MLU270_MIG_RES_OK);
     *first_len = blob_read(a, 0, buf, 1 << 20);
     fill(a, va, PAGE, PAGE, 0x44);
+    /* A fault between the rounds: the blobs' fault records differ. */
+    g_assert_cmpuint(run_status(a, va, (Job){ .opcode = MLU270_OP_IPU_FILL,
+                     .dst = QUARTER, .len = PAGE }), ==,
+                     MLU270_ST_OUT_OF_SLICE);
     g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_PAUSE), ==,
                      MLU270_MIG_RES_OK);
     g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_SAVE_PREPARE), ==,
