@@ -10,6 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 common=$(cd "$here/../../drivers/accel/mlu270/common" && pwd)
+pf=$(cd "$here/../../drivers/accel/mlu270/pf" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -20,6 +21,28 @@ cat >"$tmp/drv.rs" <<EOR
 mod layout;
 #[path = "$common/protocol.rs"]
 mod protocol;
+#[path = "$pf/mig_blob.rs"]
+mod mig_blob;
+
+/// Instantiates the generic stream parser as the PF driver will, so that
+/// its code is built (and checked for panic paths) too.
+pub fn check_stream(mem_size_mb: u32, seen: &mut [u64], chunks: &[&[u8]]) -> i32 {
+    let mut slice = layout::Slice::EMPTY;
+    slice.mem_size_mb = mem_size_mb;
+    let target = mig_blob::Target::new(0, slice, layout::CardCaps::mlu270(256), 1);
+    let Ok(mut p) = mig_blob::StreamParser::new(target, seen) else {
+        return -1;
+    };
+    for c in chunks {
+        if let Err(e) = p.feed(c) {
+            return -e.errno();
+        }
+    }
+    match p.finish() {
+        Ok(()) => 0,
+        Err(e) => -e.errno(),
+    }
+}
 EOR
 sed 's/^mod /pub mod /' "$tmp/drv.rs" >"$tmp/drvpub.rs"
 

@@ -40,6 +40,13 @@ mod card;
 mod kunit;
 #[path = "pf/mailbox.rs"]
 mod mailbox;
+#[path = "pf/mig_blob.rs"]
+mod mig_blob;
+// Test support for mig_blob (a blob builder and the checks the KUnit suite
+// `mlu270_pf_mig` and the host tests share): only in a kernel with KUnit.
+#[cfg(CONFIG_KUNIT = "y")]
+#[path = "pf/mig_blob_test.rs"]
+mod mig_blob_test;
 
 use card::Card;
 

@@ -307,18 +307,19 @@ class Runner(unittest.TestCase):
         # other kernel messages, later
         console = (["[    0.000000] Linux version 7.3.4"] + kunit_doc(1.0, BUILTIN)
                    + ["[   20.000000] mlu270-test: running drivers/accel/mlu270/pf_sriov"]
-                   + kunit_doc(21.0, ["mlu270_pf"])
+                   + kunit_doc(21.0, ["mlu270_pf", "mlu270_pf_mig"])
                    + ["[   21.500000] mlu270_pf 0000:00:05.0: MLU270 card, 16 IPU cores"])
         total, probs = self.judge([], console, port(), expected_suites=self.expected_suites())
         self.assertEqual(probs, [])
-        self.assertEqual((total.passed, total.failed), (4, 0))
+        self.assertEqual((total.passed, total.failed), (5, 0))
 
     def test_a_missing_suite_fails_the_run(self):
         console = kunit_doc(1.0, BUILTIN[:2])
         total, probs = self.judge([], console, port(), expected_suites=self.expected_suites())
         self.assertIn("kunit: suite rust_kernel_device_attribute did not run", probs)
         self.assertIn("kunit: suite mlu270_pf did not run", probs)
-        self.assertEqual(total.failed, 2)
+        self.assertIn("kunit: suite mlu270_pf_mig did not run", probs)
+        self.assertEqual(total.failed, 3)
 
     def test_module_suites_are_required_in_full_runs_only(self):
         console = kunit_doc(1.0, BUILTIN)

@@ -2,7 +2,8 @@
 
 //! KUnit tests of the PF's decision code as built into the module: the
 //! layout planner, the validation of VF messages and the checks of the job
-//! ABI (shared with the VF driver). They run when the
+//! ABI (shared with the VF driver) in suite `mlu270_pf`, the validator of
+//! migration streams in suite `mlu270_pf_mig`. They run when the
 //! module is loaded on a kernel with KUnit (the test kernel of `make check`);
 //! the same files are also tested on the host (`tools/mlu270-proto`).
 
@@ -207,5 +208,114 @@ mod tests {
         x[16] = 1;
         x[24] = 1; // flags
         assert_eq!(Transfer::decode(&x, 64 * MIB).err(), Some(EINVAL));
+    }
+}
+
+/// The migration stream validator (`pf/mig_blob.rs`). The checks are in
+/// `pf/mig_blob_test.rs`, shared with the host tests of
+/// `tools/mlu270-proto`, so that what was shown there to fail when the
+/// validator is broken is exactly what runs here, in the module as built.
+#[kernel::macros::kunit_tests(mlu270_pf_mig)]
+mod mig_tests {
+    use crate::mig_blob_test::{self as t, CheckFn};
+    use kernel::prelude::*;
+
+    /// Runs `check` with the memory it needs; logs where it failed.
+    fn run(name: &str, check: CheckFn) -> Result {
+        let mut buf = KVVec::from_elem(0u8, t::SCRATCH_LEN, GFP_KERNEL)?;
+        let mut seen = KVVec::from_elem(0u64, t::SEEN_WORDS, GFP_KERNEL)?;
+        check(&mut buf, &mut seen).map_err(|f| {
+            pr_err!(
+                "mlu270_pf_mig: {}: pf/mig_blob_test.rs:{}: {}\n",
+                name,
+                f.line,
+                f.what
+            );
+            EINVAL
+        })
+    }
+
+    #[test]
+    fn crc32_is_zlibs() -> Result {
+        run("crc32_is_zlibs", t::crc32_is_zlibs)
+    }
+
+    #[test]
+    fn job_cost_is_the_cost_model() -> Result {
+        run("job_cost_is_the_cost_model", t::job_cost_is_the_cost_model)
+    }
+
+    #[test]
+    fn valid_stream_in_any_chunks() -> Result {
+        run("valid_stream_in_any_chunks", t::valid_stream_in_any_chunks)
+    }
+
+    #[test]
+    fn state_blob_alone() -> Result {
+        run("state_blob_alone", t::state_blob_alone)
+    }
+
+    #[test]
+    fn header_is_checked() -> Result {
+        run("header_is_checked", t::header_is_checked)
+    }
+
+    #[test]
+    fn table_is_checked() -> Result {
+        run("table_is_checked", t::table_is_checked)
+    }
+
+    #[test]
+    fn sections_are_crc_checked() -> Result {
+        run("sections_are_crc_checked", t::sections_are_crc_checked)
+    }
+
+    #[test]
+    fn runs_are_checked() -> Result {
+        run("runs_are_checked", t::runs_are_checked)
+    }
+
+    #[test]
+    fn truncation_is_refused() -> Result {
+        run("truncation_is_refused", t::truncation_is_refused)
+    }
+
+    #[test]
+    fn blob_sequence_is_checked() -> Result {
+        run("blob_sequence_is_checked", t::blob_sequence_is_checked)
+    }
+
+    #[test]
+    fn register_values_are_checked() -> Result {
+        run(
+            "register_values_are_checked",
+            t::register_values_are_checked,
+        )
+    }
+
+    #[test]
+    fn mailbox_and_descriptor_values_are_checked() -> Result {
+        run(
+            "mailbox_and_descriptor_values_are_checked",
+            t::mailbox_and_descriptor_values_are_checked,
+        )
+    }
+
+    #[test]
+    fn compatibility_is_decided() -> Result {
+        run("compatibility_is_decided", t::compatibility_is_decided)
+    }
+
+    #[test]
+    fn errors_stick_and_name_both_ends() -> Result {
+        run(
+            "errors_stick_and_name_both_ends",
+            t::errors_stick_and_name_both_ends,
+        )
+    }
+
+    #[test]
+    fn every_error_has_a_reason() -> Result {
+        run("every_error_has_a_reason", t::every_error_has_a_reason)
     }
 }
