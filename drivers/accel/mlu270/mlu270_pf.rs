@@ -42,6 +42,8 @@ mod kunit;
 mod mailbox;
 #[path = "pf/mig_blob.rs"]
 mod mig_blob;
+#[path = "pf/migration.rs"]
+mod migration;
 // Test support for mig_blob (a blob builder and the checks the KUnit suite
 // `mlu270_pf_mig` and the host tests share): only in a kernel with KUnit.
 #[cfg(CONFIG_KUNIT = "y")]
@@ -114,6 +116,10 @@ impl jobs::JobFunction for Card<'_> {
 
     fn info(&self) -> Result<uapi::Info> {
         Ok(self.native_info())
+    }
+
+    fn vf_migration(&self, req: &mut uapi::VfMig, data: &mut [u8]) -> Result {
+        self.vf_mig_ioctl(req, data)
     }
 }
 

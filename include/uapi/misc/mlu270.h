@@ -90,11 +90,44 @@ struct mlu270_xfer {
 	__u64 flags;		/* must be 0 */
 };
 
+/*
+ * One step of VF @vf's migration, on the PF node only and for an opener
+ * with CAP_SYS_ADMIN (Documentation/accel/mlu270/job-uapi.rst). States
+ * are numbered as VFIO's enum vfio_device_mig_state.
+ */
+enum mlu270_vf_mig_op {
+	MLU270_VF_MIG_GET_STATE = 1,
+	MLU270_VF_MIG_SET_STATE = 2,	/* arg: the state (one VFIO arc) */
+	MLU270_VF_MIG_READ = 3,		/* the stream: PRE_COPY*, STOP_COPY */
+	MLU270_VF_MIG_WRITE = 4,	/* the stream: RESUMING */
+	MLU270_VF_MIG_PRECOPY_INFO = 5,	/* initial_bytes, dirty_bytes */
+	MLU270_VF_MIG_STOP_COPY_SIZE = 6, /* initial_bytes */
+	MLU270_VF_MIG_LOG_START = 7,	/* addr: {iova, length} pairs; arg: log2 granule */
+	MLU270_VF_MIG_LOG_REPORT = 8,	/* addr: bitmap of len bytes from iova */
+	MLU270_VF_MIG_LOG_STOP = 9,
+};
+
+#define MLU270_VF_MIG_MAX_LEN	(1u << 20)
+
+struct mlu270_vf_mig {
+	__u32 vf;		/* VF index */
+	__u32 op;		/* enum mlu270_vf_mig_op */
+	__u64 addr;		/* user buffer */
+	__u64 len;		/* its bytes; out: bytes READ or WRITE moved */
+	__u64 iova;		/* LOG_REPORT: IOVA of the first bit */
+	__u32 arg;		/* SET_STATE: state; LOG_START: log2 granule */
+	__u32 state;		/* out: the VF's migration state (in: 0) */
+	__u64 initial_bytes;	/* out (in: 0) */
+	__u64 dirty_bytes;	/* out (in: 0) */
+	__u64 reserved;		/* must be 0 */
+};
+
 #define MLU270_IOCTL_BASE	0xcb
 #define MLU270_IOCTL_INFO	_IOR(MLU270_IOCTL_BASE, 0x00, struct mlu270_info)
 #define MLU270_IOCTL_SUBMIT	_IOWR(MLU270_IOCTL_BASE, 0x01, struct mlu270_job)
 #define MLU270_IOCTL_WAIT	_IOWR(MLU270_IOCTL_BASE, 0x02, struct mlu270_wait)
 #define MLU270_IOCTL_WRITE	_IOW(MLU270_IOCTL_BASE, 0x03, struct mlu270_xfer)
 #define MLU270_IOCTL_READ	_IOW(MLU270_IOCTL_BASE, 0x04, struct mlu270_xfer)
+#define MLU270_IOCTL_VF_MIG	_IOWR(MLU270_IOCTL_BASE, 0x05, struct mlu270_vf_mig)
 
 #endif /* _UAPI_MISC_MLU270_H */

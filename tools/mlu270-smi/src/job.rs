@@ -27,6 +27,8 @@ const IOCTL_SUBMIT: u64 = ioc(IOC_READ | IOC_WRITE, 0x01, JOB_SIZE);
 const IOCTL_WAIT: u64 = ioc(IOC_READ | IOC_WRITE, 0x02, WAIT_SIZE);
 const IOCTL_WRITE: u64 = ioc(IOC_WRITE, 0x03, XFER_SIZE);
 const IOCTL_READ: u64 = ioc(IOC_WRITE, 0x04, XFER_SIZE);
+pub const VF_MIG_SIZE: usize = 64;
+const IOCTL_VF_MIG: u64 = ioc(IOC_READ | IOC_WRITE, 0x05, VF_MIG_SIZE);
 
 pub const OP_NOP: u32 = 0x00;
 pub const OP_MEMCPY: u32 = 0x10;
@@ -227,6 +229,11 @@ impl Node {
     pub fn write(&self, dev: u64, data: &[u8]) -> io::Result<()> {
         // The driver only reads `data.len()` bytes at this address.
         self.xfer(IOCTL_WRITE, dev, data.as_ptr() as u64, data.len())
+    }
+
+    /// `MLU270_IOCTL_VF_MIG` (the PF node; `struct mlu270_vf_mig`).
+    pub fn vf_mig(&self, raw: &mut [u8; VF_MIG_SIZE]) -> io::Result<()> {
+        self.ioctl(IOCTL_VF_MIG, raw)
     }
 
     /// Fills `data` from the window at `dev`.
@@ -576,6 +583,7 @@ mod tests {
         assert_eq!(IOCTL_WAIT, 0xc020_cb02);
         assert_eq!(IOCTL_WRITE, 0x4020_cb03);
         assert_eq!(IOCTL_READ, 0x4020_cb04);
+        assert_eq!(IOCTL_VF_MIG, 0xc040_cb05);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ioctls through libc's `ioctl()` (`job.rs`).
 
 pub mod job;
+pub mod migrate;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -32,6 +33,16 @@ commands:
                             op: nop memcpy fill crc32 matmul delta zigzag
   bench <function> [op]     keep 16 jobs of op (default: memcpy) in flight
                             and report the throughput
+  migrate save <pf> <vf> <file>
+                            pause VF <vf> (an index) of <pf> and save its
+                            state and memory to <file>; it stays paused
+                            (--precopy: copy its memory while it runs first)
+  migrate load <pf> <vf> <file>
+                            load <file> into VF <vf> (a fresh one: reset
+                            it first) and run it; same VF index on an
+                            identically partitioned card only
+  migrate resume <pf> <vf>  run a VF paused by migrate save again
+  migrate state <pf> <vf>   print the VF's migration state
 
 options:
   --json             JSON output (list, run, bench)
@@ -39,6 +50,7 @@ options:
                      matmul bench, multiply-accumulates: M = N = K = the
                      cube root, and MB/s reads as millions of them per s)
   --count N          jobs of bench (default 256)
+  --precopy          migrate save: pre-copy rounds while the VF runs
   --sysfs-root DIR   read and write sysfs/debugfs below DIR (default /)
   -h, --help         this help
   -V, --version      the version
@@ -55,10 +67,29 @@ pub const EXIT_USAGE: i32 = 2;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
     List,
-    SetLayout { pf: String, layout: String },
-    SetVfs { pf: String, n: u32 },
-    Run { function: String, op: u32 },
-    Bench { function: String, op: u32 },
+    SetLayout {
+        pf: String,
+        layout: String,
+    },
+    SetVfs {
+        pf: String,
+        n: u32,
+    },
+    Run {
+        function: String,
+        op: u32,
+    },
+    Bench {
+        function: String,
+        op: u32,
+    },
+    Migrate {
+        action: String,
+        pf: String,
+        vf: u32,
+        file: Option<String>,
+        precopy: bool,
+    },
     Help,
     Version,
 }
@@ -93,6 +124,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut only_positional = false;
     let mut len = 65536;
     let mut count = 256;
+    let mut precopy = false;
     while i < args.len() {
         let a = &args[i];
         i += 1;
@@ -103,6 +135,7 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
         match a.as_str() {
             "--" => only_positional = true,
             "--json" => json = true,
+            "--precopy" => precopy = true,
             "-h" | "--help" => help = true,
             "-V" | "--version" => version = true,
             "--len" => {
@@ -197,6 +230,32 @@ pub fn parse_args(args: &[String]) -> Result<Options, String> {
                 Command::Run { function, op }
             } else {
                 Command::Bench { function, op }
+            }
+        }
+        Some("migrate") => {
+            let action = positional.get(1).cloned().unwrap_or_default();
+            let want = match action.as_str() {
+                "save" | "load" => 5,
+                "resume" | "state" => 4,
+                _ => return Err("migrate needs save, load, resume or state".into()),
+            };
+            if positional.len() != want {
+                return Err(format!(
+                    "migrate {action} needs <pf> <vf>{}",
+                    if want == 5 { " <file>" } else { "" }
+                ));
+            }
+            let vf = positional[3]
+                .parse::<u32>()
+                .ok()
+                .filter(|vf| *vf < 4)
+                .ok_or_else(|| format!("migrate: '{}' is not a VF index (0..3)", positional[3]))?;
+            Command::Migrate {
+                action,
+                pf: normalize_addr(&positional[2]),
+                vf,
+                file: positional.get(4).cloned(),
+                precopy,
             }
         }
         Some(other) => return Err(format!("unknown command '{other}'")),
@@ -1012,6 +1071,22 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             .map(|()| report_set(out, opts.json, pf, "numvfs", &n.to_string(), &n.to_string())),
         Command::Run { function, op } => run_job(&sys, out, &opts, function, *op),
         Command::Bench { function, op } => run_bench(&sys, out, &opts, function, *op),
+        Command::Migrate {
+            action,
+            pf,
+            vf,
+            file,
+            precopy,
+        } => run_migrate(
+            &sys,
+            out,
+            opts.json,
+            action,
+            pf,
+            *vf,
+            file.as_deref(),
+            *precopy,
+        ),
     };
     match result {
         Ok(()) => EXIT_OK,
@@ -1020,6 +1095,95 @@ pub fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// `migrate`: the PF node's `MLU270_IOCTL_VF_MIG`.
+#[allow(clippy::too_many_arguments)]
+fn run_migrate(
+    sys: &Sysfs,
+    out: &mut dyn Write,
+    json: bool,
+    action: &str,
+    pf: &str,
+    vf: u32,
+    file: Option<&str>,
+    precopy: bool,
+) -> Result<(), String> {
+    let (path, node) = open_node(sys, pf)?;
+    let fail = |what: &str, e: &io::Error| {
+        let hint = match e.raw_os_error() {
+            Some(1) => ": migration needs CAP_SYS_ADMIN",
+            Some(16) => ": the VF is not fresh (reset it first) or not in a state that allows this",
+            Some(19) => ": the VF was reset or disabled meanwhile",
+            Some(22) => ": a malformed stream or a step the VF's state does not allow (see dmesg)",
+            Some(95) => ": the stream is for another VF index, slice or card (see dmesg)",
+            _ => "",
+        };
+        format!(
+            "{pf}: VF {vf}: {what} on {}: {}{hint}",
+            path.display(),
+            describe_io_error(e)
+        )
+    };
+    let text = match action {
+        "save" => {
+            let name = file.unwrap_or_default();
+            let mut f = std::fs::File::create(name)
+                .map_err(|e| format!("cannot create {name}: {}", describe_io_error(&e)))?;
+            let s = migrate::save(&node, vf, &mut f, precopy).map_err(|e| fail("save", &e))?;
+            if json {
+                format!(
+                    "{{\"pf\": {}, \"vf\": {vf}, \"file\": {}, \"rounds\": {}, \"precopy_bytes\": {}, \"stop_copy_bytes\": {}}}\n",
+                    json_str(pf),
+                    json_str(name),
+                    s.rounds,
+                    s.precopy_bytes,
+                    s.stop_copy_bytes
+                )
+            } else {
+                format!(
+                    "{pf}: VF {vf} saved to {name}: {} bytes ({} pre-copy rounds, {} bytes; stop-copy {} bytes); the VF is paused\n",
+                    s.precopy_bytes + s.stop_copy_bytes,
+                    s.rounds,
+                    s.precopy_bytes,
+                    s.stop_copy_bytes
+                )
+            }
+        }
+        "load" => {
+            let name = file.unwrap_or_default();
+            let mut f = std::fs::File::open(name)
+                .map_err(|e| format!("cannot open {name}: {}", describe_io_error(&e)))?;
+            let n = migrate::load(&node, vf, &mut f).map_err(|e| fail("load", &e))?;
+            if json {
+                format!(
+                    "{{\"pf\": {}, \"vf\": {vf}, \"bytes\": {n}}}\n",
+                    json_str(pf)
+                )
+            } else {
+                format!("{pf}: VF {vf} loaded from {name} ({n} bytes) and running\n")
+            }
+        }
+        "resume" => {
+            migrate::set_state(&node, vf, migrate::RUNNING).map_err(|e| fail("resume", &e))?;
+            format!("{pf}: VF {vf} running\n")
+        }
+        _ => {
+            let r = migrate::step(&node, vf, migrate::OP_GET_STATE, 0, None)
+                .map_err(|e| fail("state", &e))?;
+            if json {
+                format!(
+                    "{{\"pf\": {}, \"vf\": {vf}, \"state\": {}}}\n",
+                    json_str(pf),
+                    json_str(migrate::state_name(r.state))
+                )
+            } else {
+                format!("{}\n", migrate::state_name(r.state))
+            }
+        }
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot write the output: {}", describe_io_error(&e)))
 }
 
 /// Opens the job node of `function`, with errors naming the device.
@@ -1304,5 +1468,37 @@ mod tests {
         assert!(a(&["set-vfs", "x", "-1"]).is_err());
         assert!(a(&["--sysfs-root"]).is_err());
         assert_eq!(normalize_addr("0000:00:05.0"), "0000:00:05.0");
+    }
+
+    #[test]
+    fn migrate_args() {
+        let a = |v: &[&str]| parse_args(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            a(&["migrate", "save", "00:05.0", "1", "/tmp/vf1", "--precopy"])
+                .unwrap()
+                .command,
+            Command::Migrate {
+                action: "save".into(),
+                pf: "0000:00:05.0".into(),
+                vf: 1,
+                file: Some("/tmp/vf1".into()),
+                precopy: true
+            }
+        );
+        assert_eq!(
+            a(&["migrate", "state", "00:05.0", "3"]).unwrap().command,
+            Command::Migrate {
+                action: "state".into(),
+                pf: "0000:00:05.0".into(),
+                vf: 3,
+                file: None,
+                precopy: false
+            }
+        );
+        assert!(a(&["migrate", "save", "00:05.0", "4", "/tmp/x"]).is_err());
+        assert!(a(&["migrate", "load", "00:05.0", "0"]).is_err());
+        assert!(a(&["migrate", "state", "00:05.0", "0", "extra"]).is_err());
+        assert!(a(&["migrate", "copy", "00:05.0", "0"]).is_err());
+        assert!(a(&["migrate"]).is_err());
     }
 }

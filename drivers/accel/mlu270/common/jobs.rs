@@ -12,6 +12,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use kernel::{
+    cred::Capability,
     device::{self, Bound},
     dma::Coherent,
     fs::File,
@@ -924,6 +925,11 @@ pub(crate) trait JobFunction: Send + Sync {
     fn bar(&self) -> &Bar0<'_>;
     /// What `MLU270_IOCTL_INFO` reports (`ENODEV` without a slice).
     fn info(&self) -> Result<uapi::Info>;
+    /// `MLU270_IOCTL_VF_MIG`, with `data` its kernel buffer (the user's
+    /// input already in it; its output copied out after): the PF's only.
+    fn vf_migration(&self, _req: &mut uapi::VfMig, _data: &mut [u8]) -> Result {
+        Err(ENOTTY)
+    }
 }
 
 /// Names the driver data type of a function for every binding lifetime,
@@ -960,7 +966,10 @@ impl<F: FunctionType> MiscDevice for JobNode<F> {
     // release: dropping the file drops its places; its jobs still in
     // flight hold them until the device completes them.
 
-    fn ioctl(this: &JobFile<F>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(this: &JobFile<F>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        if cmd == uapi::IOCTL_VF_MIG {
+            return vf_migration(&this.handle, file, arg);
+        }
         ioctl(&this.handle, &this.jobs, cmd, arg)
     }
 }
@@ -1032,6 +1041,43 @@ pub(crate) fn ioctl<F: FunctionType>(
         }
         _ => return Err(ENOTTY),
     }
+    Ok(0)
+}
+
+/// `MLU270_IOCTL_VF_MIG`: one step of a VF's migration, for whoever opened
+/// the node with `CAP_SYS_ADMIN` (it pauses a tenant and reads its state,
+/// so the node's file mode is not enough). User memory is copied before
+/// and after the function's section, as for the transfers.
+fn vf_migration<F: FunctionType>(
+    handle: &RegistrationHandle<JobNode<F>>,
+    file: &File,
+    arg: usize,
+) -> Result<isize> {
+    if !file.opener_capable(Capability::SYS_ADMIN) {
+        return Err(EPERM);
+    }
+    let (mut reader, mut writer) =
+        UserSlice::new(UserPtr::from_addr(arg), uapi::VF_MIG_SIZE).reader_writer();
+    let mut raw = [0u8; uapi::VF_MIG_SIZE];
+    reader.read_slice(&mut raw)?;
+    let mut req = uapi::VfMig::decode(&raw)?;
+    let user = UserPtr::from_addr(usize::try_from(req.addr).map_err(|_| EFAULT)?);
+    let mut data = KVVec::<u8>::new();
+    data.resize(req.buffer_len(), 0, GFP_KERNEL_ACCOUNT)?;
+    if req.input_len() > 0 {
+        UserSlice::new(user, req.input_len())
+            .reader()
+            .read_slice(data.get_mut(..req.input_len()).ok_or(EINVAL)?)?;
+    }
+    handle.with(|f| f.vf_migration(&mut req, &mut data))??;
+    let out = req.output_len().min(data.len());
+    if out > 0 {
+        UserSlice::new(user, out)
+            .writer()
+            .write_slice(data.get(..out).ok_or(EINVAL)?)?;
+    }
+    req.encode_into(&mut raw);
+    writer.write_slice(&raw)?;
     Ok(0)
 }
 

@@ -236,6 +236,13 @@ register! {
         31:0 value;
     }
 
+    /// PF: the per-VF migration windows, as 64 words per VF starting at
+    /// 0x3000; the named offsets inside a window are the `MIG_*` word
+    /// indices below.
+    pub MIG_WORD(u32)[256, stride = 4] @ 0x3000 {
+        31:0 value;
+    }
+
     /// Partition table: IPU core mask of entry n.
     pub PART_IPU_MASK(u32)[5, stride = 0x20] @ 0x2000 {
         15:0 mask;
@@ -332,6 +339,98 @@ pub const VF_RESET_ON_ACK: u32 = 1 << 1;
 pub const PFVF_STATUS_PF_BUSY: u32 = 1 << 0;
 /// `STATUS.VF_VALID`: the VF's message waits for the PF.
 pub const PFVF_STATUS_VF_VALID: u32 = 1 << 1;
+
+/// Words per VF window in [`MIG_WORD`].
+pub const MIG_WINDOW_WORDS: usize = 64;
+/// Word index of `MIG_CMD`: start a command.
+pub const MIG_CMD: usize = 0;
+/// Word index of `MIG_STATUS`.
+pub const MIG_STATUS: usize = 1;
+/// Word index of `MIG_RESULT`: the last command's result.
+pub const MIG_RESULT: usize = 0x08 / 4;
+/// Word index of `MIG_DONE`: commands completed (wraps).
+pub const MIG_DONE: usize = 0x0c / 4;
+/// Word index of `MIG_ADDR_LO` (`MIG_ADDR_HI` follows).
+pub const MIG_ADDR_LO: usize = 0x10 / 4;
+/// Word index of `MIG_LEN`.
+pub const MIG_LEN: usize = 0x18 / 4;
+/// Word index of `MIG_OFF_LO` (`MIG_OFF_HI` follows).
+pub const MIG_OFF_LO: usize = 0x20 / 4;
+/// Word index of `MIG_SIZE_LO` (`MIG_SIZE_HI` follows).
+pub const MIG_SIZE_LO: usize = 0x28 / 4;
+/// Word index of `MIG_ARG`.
+pub const MIG_ARG: usize = 0x30 / 4;
+
+/// `MIG_STATUS.PAUSED`.
+pub const MIG_STATUS_PAUSED: u32 = 1 << 0;
+/// `MIG_STATUS.BUSY`: a command that moves data runs.
+pub const MIG_STATUS_BUSY: u32 = 1 << 1;
+/// `MIG_STATUS.BLOB`: a built blob was not read to its end.
+pub const MIG_STATUS_BLOB: u32 = 1 << 5;
+
+/// Most bytes one migration command moves.
+pub const MIG_MAX_LEN: usize = 4 << 20;
+
+/// Migration commands (`MIG_CMD`).
+pub mod mig_cmd {
+    /// Pause the VF: no fetch, completion, DMA or interrupt.
+    pub const PAUSE: u32 = 0x01;
+    /// Resume it; ends the stream.
+    pub const RESUME: u32 = 0x02;
+    /// `MIG_SIZE` = the size of the next blob (`MIG_ARG`: 0 state, 1 pages).
+    pub const SIZE_QUERY: u32 = 0x03;
+    /// Start a stream and tracking of written pages.
+    pub const TRACK_START: u32 = 0x10;
+    /// End the stream.
+    pub const TRACK_STOP: u32 = 0x11;
+    /// Build a pages blob of the pages written since the last round.
+    pub const PRECOPY_ROUND: u32 = 0x12;
+    /// Build the state blob (paused).
+    pub const SAVE_PREPARE: u32 = 0x13;
+    /// Copy the next bytes of the built blob to host memory.
+    pub const SAVE_READ: u32 = 0x14;
+    /// Start loading into a fresh, paused VF.
+    pub const LOAD_BEGIN: u32 = 0x20;
+    /// Take the next bytes of the stream from host memory.
+    pub const LOAD_WRITE: u32 = 0x21;
+    /// Apply the complete stream.
+    pub const LOAD_COMMIT: u32 = 0x22;
+    /// Drop the load: the VF is fresh again.
+    pub const LOAD_ABORT: u32 = 0x23;
+    /// Start logging the VF's DMA writes.
+    pub const DMA_LOG_START: u32 = 0x30;
+    /// Report and clear the logged granules of an IOVA range.
+    pub const DMA_LOG_REPORT: u32 = 0x31;
+    /// Stop logging.
+    pub const DMA_LOG_STOP: u32 = 0x32;
+}
+
+/// Results of migration commands (`MIG_RESULT`).
+pub mod mig_res {
+    /// Done.
+    pub const OK: u32 = 0;
+    /// A bad argument or a command the VF's state does not allow.
+    pub const EINVAL: u32 = 1;
+    /// Not paused, not fresh, a blob not read yet.
+    pub const EBUSY: u32 = 2;
+    /// A DMA of the command failed.
+    pub const EIO: u32 = 3;
+    /// A blob failed a check.
+    pub const EBADMSG: u32 = 4;
+    /// A valid blob for another VF index, slice or interface.
+    pub const MISMATCH: u32 = 5;
+    /// Too many DMA log ranges or granules.
+    pub const ENOSPC: u32 = 6;
+    /// A reset of the VF ended the command.
+    pub const CANCELED: u32 = 7;
+    /// Nothing was written since the last round.
+    pub const ENOMSG: u32 = 8;
+}
+
+/// Index into [`MIG_WORD`] of word `word` of VF `vf`'s migration window.
+pub const fn mig_index(vf: usize, word: usize) -> usize {
+    vf * MIG_WINDOW_WORDS + word
+}
 
 /// Index into [`PFVF_WORD`] of word `word` of VF `vf`'s window.
 pub const fn pfvf_index(vf: usize, word: usize) -> usize {

@@ -35,6 +35,15 @@ pub const IOCTL_SUBMIT: u32 = _IOWR::<[u8; JOB_SIZE]>(IOC_TYPE, 0x01);
 pub const IOCTL_WAIT: u32 = _IOWR::<[u8; WAIT_SIZE]>(IOC_TYPE, 0x02);
 pub const IOCTL_WRITE: u32 = _IOW::<[u8; XFER_SIZE]>(IOC_TYPE, 0x03);
 pub const IOCTL_READ: u32 = _IOW::<[u8; XFER_SIZE]>(IOC_TYPE, 0x04);
+/// The PF node only, `CAP_SYS_ADMIN`: one step of a VF's migration.
+pub const IOCTL_VF_MIG: u32 = _IOWR::<[u8; VF_MIG_SIZE]>(IOC_TYPE, 0x05);
+
+pub const VF_MIG_SIZE: usize = 64;
+/// Most bytes one `MLU270_IOCTL_VF_MIG` moves (`READ`, `WRITE`, a
+/// report's bitmap).
+pub const VF_MIG_MAX_LEN: u64 = 1 << 20;
+/// Most DMA log ranges (`LOG_START`).
+pub const VF_MIG_MAX_RANGES: u64 = 16;
 
 /// Largest `len` of a job or a transfer (the device's limit).
 pub const MAX_LEN: u32 = 16 << 20;
@@ -302,6 +311,125 @@ impl Transfer {
         match xfer.dev_addr.checked_add(xfer.len) {
             Some(end) if end <= window => Ok(xfer),
             _ => Err(ERANGE),
+        }
+    }
+}
+
+/// `struct mlu270_vf_mig`: one step of VF `vf`'s migration
+/// (`Documentation/accel/mlu270/job-uapi.rst`, VF migration).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VfMig {
+    pub vf: u32,
+    pub op: u32,
+    /// User buffer of `READ`, `WRITE`, `LOG_START` (ranges) and
+    /// `LOG_REPORT` (bitmap).
+    pub addr: u64,
+    /// Its bytes; on return, the bytes `READ` or `WRITE` moved.
+    pub len: u64,
+    /// `LOG_REPORT`: the IOVA of the bitmap's first bit.
+    pub iova: u64,
+    /// `SET_STATE`: the state; `LOG_START`: log2 of the granule.
+    pub arg: u32,
+    /// On return: the VF's migration state.
+    pub state: u32,
+    /// On return: `PRECOPY_INFO`'s initial bytes, `STOP_COPY_SIZE`'s size.
+    pub initial_bytes: u64,
+    /// On return: `PRECOPY_INFO`'s dirty bytes.
+    pub dirty_bytes: u64,
+}
+
+/// `MLU270_VF_MIG_*` operations.
+pub mod vf_mig_op {
+    pub const GET_STATE: u32 = 1;
+    pub const SET_STATE: u32 = 2;
+    pub const READ: u32 = 3;
+    pub const WRITE: u32 = 4;
+    pub const PRECOPY_INFO: u32 = 5;
+    pub const STOP_COPY_SIZE: u32 = 6;
+    pub const LOG_START: u32 = 7;
+    pub const LOG_REPORT: u32 = 8;
+    pub const LOG_STOP: u32 = 9;
+}
+
+impl VfMig {
+    /// Decodes and checks a request: a known operation, reserved bytes
+    /// zero, a buffer length its operation accepts.
+    pub fn decode(raw: &[u8; VF_MIG_SIZE]) -> Result<Self> {
+        let req = Self {
+            vf: le32(raw, 0),
+            op: le32(raw, 4),
+            addr: le64(raw, 8),
+            len: le64(raw, 16),
+            iova: le64(raw, 24),
+            arg: le32(raw, 32),
+            state: le32(raw, 36),
+            initial_bytes: le64(raw, 40),
+            dirty_bytes: le64(raw, 48),
+        };
+        if le64(raw, 56) != 0 || req.state != 0 || req.initial_bytes != 0 || req.dirty_bytes != 0 {
+            return Err(EINVAL);
+        }
+        let len_ok = match req.op {
+            vf_mig_op::GET_STATE
+            | vf_mig_op::SET_STATE
+            | vf_mig_op::PRECOPY_INFO
+            | vf_mig_op::STOP_COPY_SIZE
+            | vf_mig_op::LOG_STOP => req.len == 0,
+            vf_mig_op::READ | vf_mig_op::WRITE => req.len > 0 && req.len <= VF_MIG_MAX_LEN,
+            vf_mig_op::LOG_START => {
+                req.len > 0 && req.len % 16 == 0 && req.len <= 16 * VF_MIG_MAX_RANGES
+            }
+            vf_mig_op::LOG_REPORT => req.len > 0 && req.len % 8 == 0 && req.len <= VF_MIG_MAX_LEN,
+            _ => return Err(EINVAL),
+        };
+        if !len_ok {
+            return Err(EINVAL);
+        }
+        Ok(req)
+    }
+
+    /// The bytes of user memory the operation reads before it runs.
+    pub fn input_len(&self) -> usize {
+        match self.op {
+            vf_mig_op::WRITE | vf_mig_op::LOG_START => self.len as usize,
+            _ => 0,
+        }
+    }
+
+    /// The bytes of the kernel buffer the operation needs.
+    pub fn buffer_len(&self) -> usize {
+        match self.op {
+            vf_mig_op::READ | vf_mig_op::WRITE | vf_mig_op::LOG_START | vf_mig_op::LOG_REPORT => {
+                self.len as usize
+            }
+            _ => 0,
+        }
+    }
+
+    /// The bytes of the kernel buffer copied to user memory after it ran.
+    pub fn output_len(&self) -> usize {
+        match self.op {
+            vf_mig_op::READ | vf_mig_op::LOG_REPORT => self.len as usize,
+            _ => 0,
+        }
+    }
+
+    pub fn encode_into(&self, raw: &mut [u8; VF_MIG_SIZE]) {
+        let fields: [(usize, &[u8]); 9] = [
+            (0, &self.vf.to_le_bytes()),
+            (4, &self.op.to_le_bytes()),
+            (8, &self.addr.to_le_bytes()),
+            (16, &self.len.to_le_bytes()),
+            (24, &self.iova.to_le_bytes()),
+            (32, &self.arg.to_le_bytes()),
+            (36, &self.state.to_le_bytes()),
+            (40, &self.initial_bytes.to_le_bytes()),
+            (48, &self.dirty_bytes.to_le_bytes()),
+        ];
+        for (at, bytes) in fields {
+            if let Some(dst) = raw.get_mut(at..at + bytes.len()) {
+                dst.copy_from_slice(bytes);
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ use core::fmt::Write;
 use kernel::{
     debugfs,
     device::{attribute::SysfsBuffer, Bound, Core},
+    dma::Coherent,
     fmt,
     io::{register::Array, Io},
     new_mutex, pci,
@@ -24,6 +25,7 @@ use crate::{
     jobs::JobQueue,
     layout::{self, CardCaps, Fraction, Layout, Slice, MAX_VFS},
     mailbox,
+    migration::{self, VfMigration},
     protocol::{FaultInfo, ShutdownReason, VfSession},
     regs,
 };
@@ -172,6 +174,14 @@ pub(crate) struct Card<'bound> {
     /// [`JobQueue`] for its locking.
     #[pin]
     pub(crate) jobs: debugfs::File<JobQueue>,
+    /// Each VF's migration ([`VfMigration`] for the locking) and the DMA
+    /// buffer it uses under that lock.
+    #[pin]
+    pub(crate) mig: [Mutex<VfMigration>; MAX_VFS],
+    pub(crate) mig_bufs: [Coherent<[u8]>; MAX_VFS],
+    /// Resets of each VF the PF saw (and VF disables): a migration that
+    /// began before the last one was ended by the card.
+    pub(crate) mig_resets: [Atomic<u32>; MAX_VFS],
     _debugfs: debugfs::Dir,
 }
 
@@ -201,6 +211,7 @@ impl<'bound> Card<'bound> {
 
         let epoch = Instant::<Monotonic>::now();
         let jobs = JobQueue::new(pdev.as_ref(), "PF", interrupts())?;
+        let mig_bufs = migration::buffers(pdev.as_ref())?;
         let pdev_normal: &'bound pci::Device = pdev;
         let dir_name = CString::try_from_fmt(fmt!("mlu270_pf-{}", pdev.as_ref().name()))?;
         let dir = debugfs::Dir::new(&dir_name);
@@ -226,6 +237,11 @@ impl<'bound> Card<'bound> {
                     &show_state,
                 ),
                 jobs <- dir.read_callback_file(c"jobs", jobs, &crate::jobs::show),
+                mig <- pin_init::pin_init_array_from_fn(|_| {
+                    new_mutex!(VfMigration::new(), "Card::mig")
+                }),
+                mig_bufs,
+                mig_resets: [const { Atomic::new(0) }; MAX_VFS],
                 _debugfs: dir,
             }? Error),
             GFP_KERNEL,
@@ -457,8 +473,9 @@ impl<'bound> Card<'bound> {
         self.clear_partition();
         let mut inner = self.shared.inner.lock();
         inner.num_vfs = 0;
-        for lock in &self.shared.vfs {
+        for (lock, resets) in self.shared.vfs.iter().zip(&self.mig_resets) {
             lock.lock().enabled = false;
+            resets.add(1, Relaxed);
         }
     }
 

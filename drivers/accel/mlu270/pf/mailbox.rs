@@ -198,6 +198,10 @@ pub(crate) fn vf_reset_seen(card: &Card<'_>) {
         if !vfs.enabled {
             continue;
         }
+        if let Some(resets) = card.mig_resets.get(vf) {
+            // The card ended the VF's migration with the reset.
+            resets.add(1, Relaxed);
+        }
         vfs.session.restart();
         vfs.last_fault = None;
         vfs.faults_since_reset = 0;

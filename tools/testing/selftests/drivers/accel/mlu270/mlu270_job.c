@@ -50,6 +50,13 @@
  *                                      submits COUNT 1 MiB fills without
  *                                      collecting them; prints submitted=
  *                                      busy= other=
+ *   mlu270_job NODE vfmig-log VF VFNODE
+ *                                      DMA dirty logging of VF (a PF node):
+ *                                      prints idle= after= again= stop=
+ *                                      stop2= (see the function)
+ *   mlu270_job NODE vfmig-nocap VF   MLU270_IOCTL_VF_MIG without
+ *                                      CAP_SYS_ADMIN (a PF node): prints
+ *                                      own= passed= (see the function)
  *   mlu270_job NODE uffdread READY_FILE MS
  *                                      a 1 MiB READ into memory whose pages
  *                                      only userfaultfd provides, MS ms
@@ -100,6 +107,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/capability.h>
 #include <linux/userfaultfd.h>
 
 #include <misc/mlu270.h>
@@ -1198,10 +1206,129 @@ static void usage(void)
 	exit(2);
 }
 
+/*
+ * vfmig-nocap VF: MLU270_IOCTL_VF_MIG (GET_STATE of VF) by root without
+ * CAP_SYS_ADMIN, with a node it opened itself and with one opened before
+ * it dropped the capability (the driver checks the opener's). Prints
+ * own=<errno name or 0> passed=<errno name or 0>.
+ */
+static const char *ioctl_errname(int ret)
+{
+	if (!ret)
+		return "0";
+	return errno == EPERM ? "EPERM" : errno == EACCES ? "EACCES" :
+	       errno == ENOTTY ? "ENOTTY" : errno == EINVAL ? "EINVAL" : "other";
+}
+
+static int drop_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct caps[2];
+	unsigned int word = CAP_SYS_ADMIN / 32, bit = 1u << (CAP_SYS_ADMIN % 32);
+
+	if (syscall(SYS_capget, &hdr, caps))
+		return -1;
+	caps[word].effective &= ~bit;
+	caps[word].permitted &= ~bit;
+	caps[word].inheritable &= ~bit;
+	return syscall(SYS_capset, &hdr, caps);
+}
+
+static int cmd_vfmig_nocap(const char *path, unsigned int vf)
+{
+	struct mlu270_vf_mig req = { .vf = vf, .op = MLU270_VF_MIG_GET_STATE };
+	int passed = open(path, O_RDWR | O_CLOEXEC), own, ret;
+	const char *own_res, *passed_res;
+
+	if (passed < 0 || drop_sys_admin()) {
+		perror("vfmig-nocap");
+		return 1;
+	}
+	own = open(path, O_RDWR | O_CLOEXEC);
+	if (own < 0) {
+		own_res = "open-failed";
+	} else {
+		ret = ioctl(own, MLU270_IOCTL_VF_MIG, &req);
+		own_res = ioctl_errname(ret);
+	}
+	memset(&req, 0, sizeof(req));
+	req.vf = vf;
+	req.op = MLU270_VF_MIG_GET_STATE;
+	ret = ioctl(passed, MLU270_IOCTL_VF_MIG, &req);
+	passed_res = ioctl_errname(ret);
+	printf("own=%s passed=%s\n", own_res, passed_res);
+	return 0;
+}
+
+/*
+ * vfmig-log VF VFNODE: DMA dirty logging of VF through the PF node (this
+ * NODE): logging of all IOVAs below 2^40 at 2 MiB; the bits set with the
+ * VF idle, after a 64 KiB READ through VFNODE (the card writes the VF
+ * driver's bounce buffer and a completion record), and again (the report
+ * cleared them); then LOG_STOP twice. Prints idle= after= again= stop=
+ * stop2=.
+ */
+static long vfmig_log_bits(unsigned int vf, uint8_t *map, size_t len)
+{
+	struct mlu270_vf_mig req = {
+		.vf = vf, .op = MLU270_VF_MIG_LOG_REPORT,
+		.addr = (uintptr_t)map, .len = len, .iova = 0,
+	};
+	long bits = 0;
+
+	if (ioctl(fd, MLU270_IOCTL_VF_MIG, &req))
+		return -errno;
+	for (size_t i = 0; i < len; i++)
+		bits += __builtin_popcount(map[i]);
+	return bits;
+}
+
+static int cmd_vfmig_log(unsigned int vf, const char *vfnode)
+{
+	uint64_t range[2] = { 0, 1ull << 40 };
+	struct mlu270_vf_mig req = {
+		.vf = vf, .op = MLU270_VF_MIG_LOG_START,
+		.addr = (uintptr_t)range, .len = sizeof(range), .arg = 21,
+	};
+	size_t len = (1ull << (40 - 21)) / 8;
+	uint8_t *map = calloc(1, len), *data = calloc(1, 65536);
+	long idle, after, again;
+	int vfd, stop, stop2;
+	struct mlu270_xfer x;
+
+	if (!map || !data || ioctl(fd, MLU270_IOCTL_VF_MIG, &req)) {
+		fail("LOG_START: %s", strerror(errno));
+		return 1;
+	}
+	idle = vfmig_log_bits(vf, map, len);
+	vfd = open(vfnode, O_RDWR | O_CLOEXEC);
+	x = (struct mlu270_xfer){ .dev_addr = 0, .user_addr = (uintptr_t)data,
+				  .len = 65536 };
+	if (vfd < 0 || ioctl(vfd, MLU270_IOCTL_READ, &x)) {
+		fail("READ on %s: %s", vfnode, strerror(errno));
+		return 1;
+	}
+	after = vfmig_log_bits(vf, map, len);
+	again = vfmig_log_bits(vf, map, len);
+	memset(&req, 0, sizeof(req));
+	req.vf = vf;
+	req.op = MLU270_VF_MIG_LOG_STOP;
+	stop = ioctl(fd, MLU270_IOCTL_VF_MIG, &req) ? errno : 0;
+	stop2 = ioctl(fd, MLU270_IOCTL_VF_MIG, &req) ? errno : 0;
+	printf("idle=%ld after=%ld again=%ld stop=%s stop2=%s\n", idle, after,
+	       again, stop ? strerror(stop) : "0",
+	       stop2 == EINVAL ? "EINVAL" : stop2 ? strerror(stop2) : "0");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 3)
 		usage();
+	if (!strcmp(argv[2], "vfmig-nocap") && argc == 4)
+		return cmd_vfmig_nocap(argv[1], num(argv[3]));
 	node = argv[1];
 	fd = open(node, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -1212,6 +1339,8 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "info"))
 		return cmd_info();
+	if (!strcmp(cmd, "vfmig-log") && argc == 5)
+		return cmd_vfmig_log(num(argv[3]), argv[4]);
 	if (!strcmp(cmd, "ops"))
 		return cmd_ops();
 	if (!strcmp(cmd, "errors"))
