@@ -103,22 +103,39 @@ pub const fn bitmap_words(pages: u32) -> usize {
 /// the planner changes what it produces.
 pub const LAYOUT_CODE: u16 = 1;
 
-/// The PF driver's word for a mailbox protocol version and a layout code:
-/// bits 15:0 the newest protocol version the driver speaks, bits 31:16 the
-/// layout code.
+/// The PF driver's word of a stream: bits 15:0 the mailbox protocol
+/// version the VF negotiated with the source PF (0: none yet), bits 31:16
+/// the layout code.
 ///
-/// The protocol version is there because a stream may carry a VF message
-/// the source PF has not answered yet and a PF message the VF has not
-/// acknowledged: the target PF driver must understand both, and must keep
-/// serving the version the VF negotiated (a newer version only adds
-/// opcodes, so the newest version spoken decides what can be in flight).
-pub const fn driver_word(protocol: Version, layout: u16) -> u32 {
-    (protocol.as_u16() as u32) | (layout as u32) << 16
+/// The guest's VF driver goes on after the migration without a new HELLO,
+/// speaking the version it negotiated; the stream may also carry a VF
+/// message the source PF has not answered and a PF message the VF has not
+/// acknowledged. The target PF driver must therefore speak that version
+/// and adopts it for the VF when it commits the stream.
+pub const fn driver_word(negotiated: Option<Version>, layout: u16) -> u32 {
+    let version = match negotiated {
+        Some(v) => v.as_u16() as u32,
+        None => 0,
+    };
+    version | (layout as u32) << 16
 }
 
-/// This driver's word: `MIG_ARG` of `TRACK_START` and `SAVE_PREPARE` on
-/// the source, compared with the stream's on the target.
-pub const DRIVER_WORD: u32 = driver_word(Version::MAX, LAYOUT_CODE);
+/// The VF's negotiated version a word carries: `Ok(None)` for none yet,
+/// `Err` for a version this driver does not speak.
+pub const fn word_version(word: u32) -> Result<Option<Version>, MigError> {
+    let v = (word & 0xffff) as u16;
+    if v == 0 {
+        return Ok(None);
+    }
+    match Version::from_u16(v) {
+        Some(version) => Ok(Some(version)),
+        None => Err(MigError::OtherDriver),
+    }
+}
+
+/// This driver's word with the newest version it speaks: what a target
+/// compares a stream's word with ([`check_compat`]).
+pub const DRIVER_WORD: u32 = driver_word(Some(Version::MAX), LAYOUT_CODE);
 
 /// Offsets in the `DESCRIPTOR` section.
 pub mod desc_off {
@@ -969,9 +986,17 @@ pub fn check_compat(d: &Descriptor, target: &Target) -> Result<(), MigError> {
         return Err(MigError::OtherInterface);
     }
     // The driver's word first (migration.rst, Loading): the rest is the
-    // card's business, the word is only the driver's.
-    if d.driver_word != target.driver_word {
+    // card's business, the word is only the driver's. The same planner,
+    // and a version the VF negotiated that this driver speaks.
+    if d.driver_word >> 16 != target.driver_word >> 16 {
         return Err(MigError::OtherDriver);
+    }
+    match word_version(d.driver_word) {
+        Ok(Some(v)) if v.as_u16() > (target.driver_word & 0xffff) as u16 => {
+            return Err(MigError::OtherDriver)
+        }
+        Err(e) => return Err(e),
+        _ => {}
     }
     if d.vf != target.vf {
         return Err(MigError::OtherVf);

@@ -22,6 +22,7 @@ use super::mig_blob::{
     Kind, MigError, Partition, SectionType, StreamParser, Target, DESCRIPTOR_LEN, END_LEN,
     HEADER_LEN, MAILBOX_LEN, PAGE_SIZE, REGISTERS_LEN, TABLE_ENTRY_LEN,
 };
+use super::protocol::Version;
 
 /// Bytes of scratch memory the checks need (the standard stream is about
 /// 34 KiB).
@@ -1159,11 +1160,21 @@ pub fn compatibility_is_decided(buf: &mut [u8], seen: &mut [u64]) -> Check {
     ensure!(t.driver_word == mb::DRIVER_WORD);
     ensure!(mb::DRIVER_WORD == 0x0001_0002);
     ensure!(t.cap_word() == 0x0004_0410);
+    // The VF negotiated v1, or nothing yet: a v2 driver takes it.
+    for word in [0x0001_0001u64, 0x0001_0000] {
+        let mut raw = descriptor(&t, 0);
+        put(&mut raw, o::DRIVER_WORD, word, 4);
+        let d = some!(Descriptor::decode(&raw).ok());
+        ensure!(check_compat(&d, &t) == Ok(()));
+    }
+    ensure!(mb::word_version(0x0001_0001) == Ok(Some(Version::V1)));
+    ensure!(mb::word_version(0x0001_0000) == Ok(None));
+    ensure!(mb::word_version(0x0001_0007) == Err(MigError::OtherDriver));
     let cases: [(usize, usize, u64, MigError); 12] = [
         (o::DEVICE_ID, 2, 0x0271, MigError::OtherDevice),
         (o::REVISION, 1, 2, MigError::OtherDevice),
         (o::INTERFACE, 4, 2, MigError::OtherInterface),
-        (o::DRIVER_WORD, 4, 0x0001_0001, MigError::OtherDriver),
+        (o::DRIVER_WORD, 4, 0x0001_0003, MigError::OtherDriver),
         (o::DRIVER_WORD, 4, 0x0002_0002, MigError::OtherDriver),
         (o::VF, 4, 1, MigError::OtherVf),
         (o::IPU_MASK, 4, 0x0f00 | 0x1000, MigError::OtherSlice),

@@ -106,6 +106,9 @@ pub(crate) struct VfMigration {
     /// DMA logging is on, with granules of `1 << log_shift` bytes.
     logging: bool,
     log_shift: u32,
+    /// The word of the stream being saved ([`mig_blob::driver_word`]: the
+    /// protocol version the VF negotiated when the stream began).
+    word: u32,
 }
 
 impl VfMigration {
@@ -120,6 +123,7 @@ impl VfMigration {
             parser: None,
             logging: false,
             log_shift: 0,
+            word: 0,
         }
     }
 
@@ -132,6 +136,7 @@ impl VfMigration {
         self.parser = None;
         self.logging = false;
         self.log_shift = 0;
+        self.word = 0;
     }
 }
 
@@ -275,7 +280,8 @@ impl Card<'_> {
                 Ok(())
             }
             (MigState::Running, MigState::PreCopy) => {
-                self.mig_command(vf, mig_cmd::TRACK_START, mig_blob::DRIVER_WORD)
+                m.word = self.mig_word(vf)?;
+                self.mig_command(vf, mig_cmd::TRACK_START, m.word)
             }
             (MigState::PreCopy, MigState::Running)
             | (MigState::PreCopyP2p, MigState::RunningP2p) => {
@@ -345,6 +351,19 @@ impl Card<'_> {
         Ok(())
     }
 
+    /// The word of a stream VF `vf` begins now: its negotiated version.
+    fn mig_word(&self, vf: usize) -> Result<u32> {
+        let negotiated = self
+            .shared
+            .vfs
+            .get(vf)
+            .ok_or(EINVAL)?
+            .lock()
+            .session
+            .negotiated;
+        Ok(mig_blob::driver_word(negotiated, mig_blob::LAYOUT_CODE))
+    }
+
     fn mig_load_commit(&self, vf: usize, m: &mut VfMigration) -> Result {
         let checked = m.parser.as_ref().map(|p| p.finish());
         match checked {
@@ -357,8 +376,21 @@ impl Card<'_> {
             }
             None => return Err(EINVAL),
         }
+        // The guest's VF driver goes on with the version it negotiated with
+        // the source PF, without a new HELLO: adopt it (check_compat made
+        // sure this driver speaks it).
+        let negotiated = m
+            .parser
+            .as_ref()
+            .and_then(|p| p.descriptor())
+            .map(|d| mig_blob::word_version(d.driver_word));
         let r = self.mig_command(vf, mig_cmd::LOAD_COMMIT, 0);
         m.parser = None;
+        if r.is_ok() {
+            if let (Some(Ok(version)), Some(lock)) = (negotiated, self.shared.vfs.get(vf)) {
+                lock.lock().session.negotiated = version;
+            }
+        }
         if r.is_err() {
             dev_warn!(
                 self.pdev,
@@ -434,7 +466,20 @@ impl Card<'_> {
                         _ => return Err(EINVAL),
                     };
                     let (cmd, arg) = if state {
-                        (mig_cmd::SAVE_PREPARE, mig_blob::DRIVER_WORD)
+                        // The word is the stream's first (pre-copy) one; the
+                        // target adopts its version, so the VF must not have
+                        // renegotiated since (it would need a new stream).
+                        let word = self.mig_word(vf)?;
+                        if m.word != 0 && m.word != word {
+                            dev_warn!(
+                                self.pdev,
+                                "VF {}: renegotiated its mailbox protocol during pre-copy: start again\n",
+                                vf
+                            );
+                            return Err(EAGAIN);
+                        }
+                        m.word = word;
+                        (mig_cmd::SAVE_PREPARE, word)
                     } else {
                         (mig_cmd::PRECOPY_ROUND, 0)
                     };

@@ -98,11 +98,15 @@ not_fresh() {
 }
 mlu270_check "a load into a VF that is not fresh: EBUSY" not_fresh
 
+# The reset made the PF forget VF 0's mailbox version; the stream brings
+# it back (the guest's driver goes on without a new HELLO).
 loads() {
 	flr "$vf0" && [ "$(state 0)" = running ] || return 1
-	mlu270-smi migrate load "$pf" 0 "$tmp/vf0.mig" && [ "$(state 0)" = running ]
+	wait_for '[ "$(mlu270_vfs_col "$pf" 0 version)" = 0 ]' 5 || return 1
+	mlu270-smi migrate load "$pf" 0 "$tmp/vf0.mig" && [ "$(state 0)" = running ] &&
+		[ "$(mlu270_vfs_col "$pf" 0 version)" = 2 ]
 }
-mlu270_check "after a reset the intact stream loads into VF 0 and runs it" loads
+mlu270_check "after a reset the intact stream loads into VF 0, runs it, with its protocol version" loads
 
 back() {
 	bind "$vf0" || return 1
