@@ -1091,6 +1091,74 @@ static void test_bad_streams_state(void)
     pair_free(p);
 }
 
+static void flr(Ctx *c, Fn *f)
+{
+    cfg_writew(c, f->devfn, find_cap(c, f->devfn, PCI_CAP_ID_EXP) +
+               PCI_EXP_DEVCTL, PCI_EXP_DEVCTL_BCR_FLR);
+    cfg_writew(c, f->devfn, PCI_COMMAND,
+               PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+}
+
+/*
+ * A reset of the VF ends its migration in any phase: a running SAVE_READ
+ * ends with CANCELED and writes nothing more, the stream and its blob are
+ * gone; a load half way is dropped and the slice zeroed.
+ */
+static void test_reset_cancels(void)
+{
+    Pair p = pair_new(1);
+    Ctx *a = p.a, *b = p.b;
+    Fn *va = &a->vf[0], *vb = &b->vf[0];
+    uint64_t buf = guest_alloc(a->alloc, 4 << 20);
+    uint8_t zero[PAGE] = { 0 };
+    uint32_t done, scrubs;
+
+    q_setup(a, va);
+    fill(a, va, 0, 1 << 20, 0x61);
+    g_assert_cmpuint(mig_arg(a, 0, MLU270_MIG_CMD_TRACK_START, 1), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_PRECOPY_ROUND), ==,
+                     MLU270_MIG_RES_OK);
+    /* The first 5000 bytes go to B, whose load is then mid-run. */
+    mig_params(a, 0, buf, 5000, 0, 0);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_SAVE_READ), ==,
+                     MLU270_MIG_RES_OK);
+    qtest_memset(a->qts, buf + 5000, 0xee, 1 << 20);
+    mig_params(a, 0, buf + 5000, mig_size(a, 0) - 5000, 5000, 0);
+    done = mrd(a, 0, MLU270_MIG_DONE);
+    mwr(a, 0, MLU270_MIG_CMD, MLU270_MIG_CMD_SAVE_READ);
+    g_assert_true(mrd(a, 0, MLU270_MIG_STATUS) & MLU270_MIG_STATUS_BUSY);
+    flr(a, va);
+    g_assert_cmpuint(mrd(a, 0, MLU270_MIG_DONE), ==, done + 1);
+    g_assert_cmpuint(mrd(a, 0, MLU270_MIG_RESULT), ==,
+                     MLU270_MIG_RES_CANCELED);
+    g_assert_cmphex(mrd(a, 0, MLU270_MIG_STATUS), ==, 0);
+    g_assert_true(rd(a, &a->pf, MLU270_REG_INT_STATUS) & MLU270_INT_MIG_DONE);
+    /* Nothing more was written, and the blob is gone. */
+    qtest_clock_step(a->qts, 10 * 1000 * 1000);
+    g_assert_cmphex(qtest_readb(a->qts, buf + 5000), ==, 0xee);
+    g_assert_cmphex(qtest_readb(a->qts, buf + mig_size(a, 0) - 1), ==, 0xee);
+    mig_params(a, 0, buf + 5000, 4096, 5000, 0);
+    g_assert_cmpuint(mig_do(a, 0, MLU270_MIG_CMD_SAVE_READ), ==,
+                     MLU270_MIG_RES_EINVAL);
+
+    /* B: a load half way, then an FLR. */
+    scrubs = rd(b, &b->pf, MLU270_PART_BASE(1) + MLU270_PART_SCRUBS);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_LOAD_BEGIN), ==,
+                     MLU270_MIG_RES_OK);
+    g_assert_cmpuint(stream_write(b, 0, buf, 5000, 0, 5000), ==,
+                     MLU270_MIG_RES_OK);
+    flr(b, vb);
+    g_assert_cmphex(mrd(b, 0, MLU270_MIG_STATUS), ==, 0);
+    g_assert_cmpuint(rd(b, &b->pf, MLU270_PART_BASE(1) + MLU270_PART_SCRUBS),
+                     ==, scrubs + 1);
+    q_setup(b, vb);
+    g_assert_cmpuint(slice_crc(b, vb, 0, PAGE), ==, ref_crc32(zero, PAGE));
+    pair_free(p);
+}
+
 void mlu270_mig_tests_add(void)
 {
     qtest_add_func("/mlu270/vf-migration/save-load", test_save_load);
@@ -1101,6 +1169,7 @@ void mlu270_mig_tests_add(void)
     qtest_add_func("/mlu270/vf-migration/bad-blobs", test_bad_blobs);
     qtest_add_func("/mlu270/vf-migration/fuzz", test_blob_fuzz);
     qtest_add_func("/mlu270/vf-migration/card-migrates", test_card_migrates);
+    qtest_add_func("/mlu270/vf-migration/reset-cancels", test_reset_cancels);
     qtest_add_func("/mlu270/vf-migration/bad-card-stream",
                    test_bad_streams_state);
 }
