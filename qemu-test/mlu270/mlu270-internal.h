@@ -325,6 +325,7 @@ bool mlu270_mig_loading(Mlu270State *s, unsigned vf);
 void mlu270_mig_log_dma(Mlu270State *s, unsigned vf, uint64_t addr,
                         uint64_t len);
 const char *mlu270_mig_state_invalid(Mlu270Func *f, bool can_pause);
+const char *mlu270_mig_streams_invalid(Mlu270State *s, unsigned *bad_vf);
 extern const VMStateDescription vmstate_mlu270_vf_migration;
 extern const VMStateDescription vmstate_mlu270_vf_streams;
 

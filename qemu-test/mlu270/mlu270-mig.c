@@ -965,7 +965,10 @@ static uint32_t mig_log_start(Mlu270State *s, unsigned vf)
     uint64_t granule = 1ULL << m->arg, bits = 0;
     g_autofree uint64_t *r = g_new(uint64_t, 2 * n);
 
-    if (!mlu270_dma(s, 0, m->addr, r, m->len, DMA_DIRECTION_TO_DEVICE)) {
+    uint32_t epoch = s->fn[vf + 1].epoch;
+
+    if (!mlu270_dma(s, 0, m->addr, r, m->len, DMA_DIRECTION_TO_DEVICE) ||
+        s->fn[vf + 1].epoch != epoch || !m->cmd) {
         return MLU270_MIG_RES_EIO;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -978,7 +981,7 @@ static uint32_t mig_log_start(Mlu270State *s, unsigned vf)
 
         if (!len || iova % granule || len % granule ||
             iova + len - 1 < iova ||
-            (i && r[2 * i - 2] + r[2 * i - 1] > iova)) {
+            (i && r[2 * i - 2] + (r[2 * i - 1] - 1) >= iova)) {
             qemu_log_mask(LOG_GUEST_ERROR, "mlu270: VF %u: DMA log range "
                           "0x%" PRIx64 "+0x%" PRIx64 " refused\n", vf, iova,
                           len);
@@ -1041,8 +1044,11 @@ static uint32_t mig_log_report(Mlu270State *s, unsigned vf)
             for (uint64_t w = 0; w < words; w++) {
                 out[w] = cpu_to_le64(out[w]);
             }
+            uint32_t epoch = s->fn[vf + 1].epoch;
+
             if (!mlu270_dma(s, 0, m->addr, out, words * 8,
-                            DMA_DIRECTION_FROM_DEVICE)) {
+                            DMA_DIRECTION_FROM_DEVICE) ||
+                s->fn[vf + 1].epoch != epoch || !m->log_on) {
                 return MLU270_MIG_RES_EIO;
             }
         }
@@ -1068,7 +1074,15 @@ static void mig_timer(void *opaque)
     Mlu270Mig *m = opaque;
     Mlu270State *s = m->dev;
     unsigned vf = m->vf;
+    Mlu270Func *f = &s->fn[vf + 1];
+    uint32_t epoch = f->epoch, cmd = m->cmd;
     uint32_t res = MLU270_MIG_RES_OK;
+    /*
+     * The PF's buffer may be anywhere, config space included: the DMA can
+     * reset the VF or the card, which ends the command (CANCELED) and
+     * everything it works on. Stop as soon as that happened.
+     */
+#define MLU270_MIG_GONE() (f->epoch != epoch || m->cmd != cmd)
 
     switch (m->cmd) {
     case MLU270_MIG_CMD_SAVE_READ: {
@@ -1078,8 +1092,13 @@ static void mig_timer(void *opaque)
         mig_emit(s, vf, buf, m->len);
         if (!mlu270_dma(s, 0, m->addr, buf, m->len,
                         DMA_DIRECTION_FROM_DEVICE)) {
+            if (MLU270_MIG_GONE()) {
+                return;
+            }
             m->blob = saved;    /* the PF may read it again */
             res = MLU270_MIG_RES_EIO;
+        } else if (MLU270_MIG_GONE()) {
+            return;
         } else if (m->blob.rd_off == m->blob.total) {
             if (m->blob.kind == MLU270_BLOB_KIND_STATE) {
                 mig_stream_end(m);
@@ -1094,8 +1113,14 @@ static void mig_timer(void *opaque)
 
         if (!mlu270_dma(s, 0, m->addr, buf, m->len,
                         DMA_DIRECTION_TO_DEVICE)) {
+            if (MLU270_MIG_GONE()) {
+                return;
+            }
             res = MLU270_MIG_RES_EIO;
             break;
+        }
+        if (MLU270_MIG_GONE()) {
+            return;
         }
         res = mig_load_feed(s, vf, buf, m->len);
         if (res == MLU270_MIG_RES_OK) {
@@ -1107,16 +1132,23 @@ static void mig_timer(void *opaque)
     }
     case MLU270_MIG_CMD_DMA_LOG_START:
         res = mig_log_start(s, vf);
+        if (MLU270_MIG_GONE()) {
+            return;
+        }
         if (res != MLU270_MIG_RES_OK) {
             mig_log_stop(m);
         }
         break;
     case MLU270_MIG_CMD_DMA_LOG_REPORT:
         res = mig_log_report(s, vf);
+        if (MLU270_MIG_GONE()) {
+            return;
+        }
         break;
     default:
         return;
     }
+#undef MLU270_MIG_GONE
     mig_finish(s, vf, res);
 }
 
@@ -1168,6 +1200,19 @@ static uint32_t mig_command(Mlu270State *s, unsigned vf, uint32_t cmd)
             /* A pre-copy stream goes on (VFIO's PRE_COPY_P2P -> PRE_COPY). */
             if (!m->tracking) {
                 mig_stream_end(m);
+            } else if (b->kind == MLU270_BLOB_KIND_STATE) {
+                /*
+                 * Its registers would be stale once the VF runs: retire
+                 * it, its pages written again for the next round.
+                 */
+                for (uint32_t i = 0; i < b->npages / 64; i++) {
+                    s->pages_written[b->base / MLU270_PAGE / 64 + i] |=
+                        b->pages[i];
+                }
+                if (!b->rd_off) {
+                    m->blob_no--;   /* nothing of it went out */
+                }
+                memset(b, 0, sizeof(*b));
             }
             mlu270_mig_resume(s, f);
         }
@@ -1719,7 +1764,7 @@ static const char *mig_log_invalid(Mlu270Mig *m)
 
         if (!len || (iova | len) & ((1ULL << m->log_shift) - 1) ||
             iova + len - 1 < iova ||
-            (i && m->log_iova[i - 1] + m->log_len[i - 1] > iova) ||
+            (i && m->log_iova[i - 1] + (m->log_len[i - 1] - 1) >= iova) ||
             m->log_bit0[i] != bits ||
             (len >> m->log_shift) > MLU270_MIG_MAX_GRANULES - bits) {
             return "DMA log ranges";
@@ -1768,10 +1813,13 @@ static const char *mig_cmd_invalid(Mlu270Mig *m)
     return NULL;
 }
 
-static int mlu270_vf_streams_post_load(void *opaque, int version_id)
+/*
+ * What is wrong with the VFs' migration state as a machine stream brought
+ * it, or NULL (and *bad_vf). Called from the PF's post_load, after every
+ * subsection (they may come in any order: the pause is another's).
+ */
+const char *mlu270_mig_streams_invalid(Mlu270State *s, unsigned *bad_vf)
 {
-    Mlu270State *s = opaque;
-
     for (unsigned vf = 0; vf < MLU270_TOTAL_VFS; vf++) {
         Mlu270Mig *m = &s->mig[vf];
         const char *why = NULL;
@@ -1788,10 +1836,22 @@ static int mlu270_vf_streams_post_load(void *opaque, int version_id)
         why = why ?: mig_load_invalid(s, vf);
         why = why ?: mig_cmd_invalid(m);
         if (why) {
-            error_report("mlu270: migration stream: VF %u migration: %s",
-                         vf, why);
-            return -EINVAL;
+            *bad_vf = vf;
+            return why;
         }
+    }
+    return NULL;
+}
+
+/* A repeated subsection must not leak the bitmap it allocates. */
+static int mlu270_vf_streams_pre_load(void *opaque)
+{
+    Mlu270State *s = opaque;
+
+    for (unsigned vf = 0; vf < MLU270_TOTAL_VFS; vf++) {
+        g_free(s->mig[vf].log_bits);
+        s->mig[vf].log_bits = NULL;
+        s->mig[vf].log_words = 0;
     }
     return 0;
 }
@@ -1915,7 +1975,7 @@ const VMStateDescription vmstate_mlu270_vf_streams = {
     .version_id = 1,
     .minimum_version_id = 1,
     .needed = mlu270_vf_streams_needed,
-    .post_load = mlu270_vf_streams_post_load,
+    .pre_load = mlu270_vf_streams_pre_load,
     .fields = (const VMStateField[]) {
         VMSTATE_STRUCT_ARRAY(mig, Mlu270State, MLU270_TOTAL_VFS, 1,
                              vmstate_mlu270_mig, Mlu270Mig),

@@ -1136,8 +1136,13 @@ static void mlu270_pfvf_write(Mlu270State *s, unsigned vf, hwaddr off,
         if (!(val & MLU270_VF_RESET_NOW)) {
             return;
         }
+        /*
+         * A paused VF cannot acknowledge (its guest is stopped for the
+         * migration) and the deadline would fire during the pause: the
+         * reset happens at once, ending the migration.
+         */
         if ((val & MLU270_VF_RESET_ON_ACK) && f->pf_busy &&
-            mlu270_vf_enabled(s, vf)) {
+            mlu270_vf_enabled(s, vf) && !f->mig_paused) {
             if (!f->reset_armed) {
                 f->reset_armed = 1;
                 timer_mod(f->reset_timer,
@@ -1584,6 +1589,16 @@ static int mlu270_pf_post_load(void *opaque, int version_id)
             goto invalid;
         }
     }
+    {
+        unsigned vf = 0;
+        const char *why = mlu270_mig_streams_invalid(s, &vf);
+
+        if (why) {
+            error_report("mlu270: migration stream: VF %u migration: %s",
+                         vf, why);
+            goto invalid;
+        }
+    }
     if (s->fault_func >= MLU270_NUM_FUNCS ||
         s->fault_code > MLU270_ST_BAD_QUEUE ||
         s->fault_status & ~MAKE_64BIT_MASK(0, MLU270_NUM_FUNCS) ||
@@ -1617,6 +1632,9 @@ invalid:
     for (unsigned fn = 0; fn < MLU270_NUM_FUNCS; fn++) {
         timer_del(s->fn[fn].timer);
         timer_del(s->fn[fn].reset_timer);
+    }
+    for (unsigned vf = 0; vf < MLU270_TOTAL_VFS; vf++) {
+        timer_del(s->mig[vf].timer);
     }
     g_free(s->vf_saved);
     s->vf_saved = NULL;

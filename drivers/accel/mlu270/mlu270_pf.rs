@@ -121,6 +121,12 @@ impl jobs::JobFunction for Card<'_> {
     fn vf_migration(&self, req: &mut uapi::VfMig, data: &mut [u8]) -> Result {
         self.vf_mig_ioctl(req, data)
     }
+
+    fn vf_migration_lost(&self, vf: u32) {
+        if let Ok(vf) = usize::try_from(vf) {
+            self.mig_data_lost(vf);
+        }
+    }
 }
 
 /// The native job node of a card (`/dev/mlu270-pf<n>`).

@@ -533,14 +533,18 @@ static void test_dma_log(void)
                      MLU270_MIG_RES_ENOSPC);
     g_assert_false(mrd(c, 0, MLU270_MIG_STATUS) & MLU270_MIG_STATUS_DMA_LOG);
 
-    /* Two ranges: 64 pages of data, and the completion ring's page. */
+    /*
+     * Three ranges: 64 pages of data, the completion ring's page(s), and
+     * page 65 of the data (page 64 is in none).
+     */
     ranges[0] = data, ranges[1] = 64 * PAGE;
     ranges[2] = cq_page, ranges[3] = 2 * PAGE;
-    if (cq_page >= data && cq_page < data + 64 * PAGE) {
+    ranges[4] = data + 65 * PAGE, ranges[5] = PAGE;
+    if (cq_page >= data && cq_page < data + 66 * PAGE) {
         g_assert_not_reached();     /* (separate allocations) */
     }
-    log_ranges(c, lists, ranges, 2);
-    mig_params(c, 0, lists, 32, 0, 12);
+    log_ranges(c, lists, ranges, 3);
+    mig_params(c, 0, lists, 48, 0, 12);
     g_assert_cmpuint(mig_do(c, 0, MLU270_MIG_CMD_DMA_LOG_START), ==,
                      MLU270_MIG_RES_OK);
     g_assert_cmphex(mrd(c, 0, MLU270_MIG_STATUS), ==,
@@ -561,12 +565,16 @@ static void test_dma_log(void)
     g_assert_cmpuint(run_status(c, v, (Job){ .opcode = MLU270_OP_DMA_D2H,
                      .src = 0, .dst = data + 64 * PAGE - 100, .len = 100 }),
                      ==, MLU270_ST_OK);
-    /* A write outside the ranges is not logged (and nothing breaks). */
+    /*
+     * A write across page 64 (in no range) into page 65: only page 65's
+     * bit, nothing in the first range.
+     */
     g_assert_cmpuint(run_status(c, v, (Job){ .opcode = MLU270_OP_DMA_D2H,
-                     .src = 0, .dst = data + 64 * PAGE, .len = 100 }), ==,
-                     MLU270_ST_OK);
+                     .src = 0, .dst = data + 65 * PAGE - 100, .len = 200 }),
+                     ==, MLU270_ST_OK);
     g_assert_cmphex(log_report(c, 0, out, data, 64), ==,
                     (1ULL << 1) | (3ULL << 5) | (1ULL << 63));
+    g_assert_cmphex(log_report(c, 0, out, data + 64 * PAGE, 2), ==, 2);
     /* Reported bits are cleared. */
     g_assert_cmphex(log_report(c, 0, out, data, 64), ==, 0);
     /* Completion records: the ring's page(s). */
@@ -1156,6 +1164,21 @@ static void test_reset_cancels(void)
                      ==, scrubs + 1);
     q_setup(b, vb);
     g_assert_cmpuint(slice_crc(b, vb, 0, PAGE), ==, ref_crc32(zero, PAGE));
+
+    /*
+     * A deferred VF_RESET of a paused VF (its guest cannot acknowledge,
+     * the deadline would fire during the pause): the reset is at once.
+     */
+    g_assert_cmpuint(mig_do(b, 0, MLU270_MIG_CMD_PAUSE), ==,
+                     MLU270_MIG_RES_OK);
+    wr(b, &b->pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_PF_MSG, 0x1234);
+    wr(b, &b->pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_DOORBELL, 1);
+    wr(b, &b->pf, MLU270_REG_VF_EVENT, 1);
+    wr(b, &b->pf, MLU270_PFVF_BASE(0) + MLU270_PFVF_VF_RESET,
+       MLU270_VF_RESET_NOW | MLU270_VF_RESET_ON_ACK);
+    g_assert_cmphex(mrd(b, 0, MLU270_MIG_STATUS), ==, 0);
+    g_assert_cmphex(rd(b, &b->pf, MLU270_REG_VF_EVENT), ==, 1);
+    g_assert_cmphex(rd(b, vb, MLU270_REG_MB_STATUS), ==, 0);
     pair_free(p);
 }
 

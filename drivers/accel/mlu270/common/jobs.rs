@@ -930,6 +930,9 @@ pub(crate) trait JobFunction: Send + Sync {
     fn vf_migration(&self, _req: &mut uapi::VfMig, _data: &mut [u8]) -> Result {
         Err(ENOTTY)
     }
+    /// The stream bytes a `READ` took from the card did not reach user
+    /// memory: VF `vf`'s migration cannot go on.
+    fn vf_migration_lost(&self, _vf: u32) {}
 }
 
 /// Names the driver data type of a function for every binding lifetime,
@@ -1072,9 +1075,15 @@ fn vf_migration<F: FunctionType>(
     handle.with(|f| f.vf_migration(&mut req, &mut data))??;
     let out = req.output_len().min(data.len());
     if out > 0 {
-        UserSlice::new(user, out)
+        let copied = UserSlice::new(user, out)
             .writer()
-            .write_slice(data.get(..out).ok_or(EINVAL)?)?;
+            .write_slice(data.get(..out).ok_or(EINVAL)?);
+        if let Err(e) = copied {
+            if req.op == uapi::vf_mig_op::READ {
+                let _ = handle.with(|f| f.vf_migration_lost(req.vf));
+            }
+            return Err(e);
+        }
     }
     req.encode_into(&mut raw);
     writer.write_slice(&raw)?;

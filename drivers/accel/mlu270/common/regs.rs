@@ -365,6 +365,12 @@ pub const MIG_ARG: usize = 0x30 / 4;
 pub const MIG_STATUS_PAUSED: u32 = 1 << 0;
 /// `MIG_STATUS.BUSY`: a command that moves data runs.
 pub const MIG_STATUS_BUSY: u32 = 1 << 1;
+/// `MIG_STATUS.TRACKING`: a pre-copy stream tracks written pages.
+pub const MIG_STATUS_TRACKING: u32 = 1 << 2;
+/// `MIG_STATUS.DMA_LOG`: the VF's DMA writes are logged.
+pub const MIG_STATUS_DMA_LOG: u32 = 1 << 3;
+/// `MIG_STATUS.LOADING`: a stream is being loaded.
+pub const MIG_STATUS_LOADING: u32 = 1 << 4;
 /// `MIG_STATUS.BLOB`: a built blob was not read to its end.
 pub const MIG_STATUS_BLOB: u32 = 1 << 5;
 

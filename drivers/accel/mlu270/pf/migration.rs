@@ -127,16 +127,21 @@ impl VfMigration {
         }
     }
 
-    /// Forget everything: the card already did (a reset of the VF).
+    /// Forget the migration: the card ended it (a reset of the VF). DMA
+    /// logging is the caller's to decide: it survives an FLR.
     fn forget(&mut self) {
         self.state = MigState::Running;
         self.reading = None;
         self.saved = false;
         self.loaded = 0;
         self.parser = None;
+        self.word = 0;
+    }
+
+    /// Forget the DMA log too (VF disable, or the card says it ended).
+    fn forget_log(&mut self) {
         self.logging = false;
         self.log_shift = 0;
-        self.word = 0;
     }
 }
 
@@ -148,6 +153,22 @@ pub(crate) struct PrecopyInfo {
     pub(crate) initial_bytes: u64,
     /// Bytes the next round would carry now.
     pub(crate) dirty_bytes: u64,
+}
+
+/// The arcs VFIO migration v2 defines between two states (plus
+/// `RUNNING` <-> `STOP` directly, for callers without P2P).
+fn arc_defined(from: MigState, to: MigState) -> bool {
+    use MigState::*;
+    matches!(
+        (from, to),
+        (Running, RunningP2p | Stop | PreCopy)
+            | (RunningP2p | Stop, Running)
+            | (RunningP2p, Stop | PreCopyP2p)
+            | (Stop, RunningP2p | StopCopy | Resuming)
+            | (StopCopy | Resuming, Stop)
+            | (PreCopy, Running | PreCopyP2p)
+            | (PreCopyP2p, PreCopy | RunningP2p | StopCopy)
+    )
 }
 
 /// The errno of a command's result (`migration.rst`, Results).
@@ -183,7 +204,14 @@ impl Card<'_> {
     }
 
     /// Runs command `cmd` with `arg` for VF `vf` and waits for its end.
+    ///
+    /// Its end is `MIG_DONE` changing; a command of ours that timed out
+    /// and still runs would swallow this one's registers (the card ignores
+    /// writes while `BUSY`) and report its own end: refuse while it runs.
     fn mig_command(&self, vf: usize, cmd: u32, arg: u32) -> Result {
+        if self.mig_rd(vf, regs::MIG_STATUS) & regs::MIG_STATUS_BUSY != 0 {
+            return Err(EBUSY);
+        }
         let done = self.mig_rd(vf, regs::MIG_DONE);
         self.mig_wr(vf, regs::MIG_ARG, arg);
         self.mig_wr(vf, regs::MIG_CMD, cmd);
@@ -201,6 +229,10 @@ impl Card<'_> {
                 cmd
             )
         })?;
+        if self.mig_rd(vf, regs::MIG_STATUS) & regs::MIG_STATUS_BUSY != 0 {
+            // Another end than ours (the window was reset under us).
+            return Err(EIO);
+        }
         result_errno(self.mig_rd(vf, regs::MIG_RESULT))
     }
 
@@ -235,23 +267,53 @@ impl Card<'_> {
         let enabled = self.shared.vfs.get(vf).map(|l| l.lock().enabled);
         if enabled != Some(true) {
             m.forget();
+            m.forget_log();
             return Err(ENODEV);
         }
         let generation = self.mig_resets.get(vf).map(|g| g.load(Relaxed));
         if generation != Some(m.generation) {
-            // The card ended the pause, the stream, the load and the log.
+            // The card ended the pause, the stream and the load; the DMA
+            // log survives an FLR, not a VF disable: ask the card.
             m.forget();
             m.generation = generation.unwrap_or(0);
+            self.mig_settle(vf, &mut m);
         }
         Ok(m)
+    }
+
+    /// After a reset: the card must hold the VF as the driver now thinks
+    /// of it (`RUNNING`). A command issued between the reset and the PF's
+    /// noticing it (its `VF_EVENT`) may have paused or started something
+    /// on the fresh VF: undo it, so that a tenant is never left frozen.
+    fn mig_settle(&self, vf: usize, m: &mut VfMigration) {
+        let status = self.mig_rd(vf, regs::MIG_STATUS);
+        if status & regs::MIG_STATUS_LOADING != 0 {
+            let _ = self.mig_command(vf, mig_cmd::LOAD_ABORT, 0);
+        }
+        if status & (regs::MIG_STATUS_TRACKING | regs::MIG_STATUS_BLOB) != 0 {
+            let _ = self.mig_command(vf, mig_cmd::TRACK_STOP, 0);
+        }
+        if status & regs::MIG_STATUS_PAUSED != 0 {
+            let _ = self.mig_command(vf, mig_cmd::RESUME, 0);
+        }
+        m.logging = status & regs::MIG_STATUS_DMA_LOG != 0;
+        if !m.logging {
+            m.forget_log();
+        }
     }
 
     /// A step failed: the VF's migration is in `ERROR` until a reset, but
     /// a reset of the VF since it began means the card already ended it.
     fn mig_fail(&self, vf: usize, m: &mut VfMigration, e: Error) -> Error {
         if self.mig_resets.get(vf).map(|g| g.load(Relaxed)) != Some(m.generation) {
+            // mig_lock settles it with the card at the next call.
             m.forget();
             return ENODEV;
+        }
+        if m.state == MigState::Resuming {
+            // The card keeps a load after a failed DMA: drop it.
+            let _ = self.mig_command(vf, mig_cmd::LOAD_ABORT, 0);
+            m.parser = None;
         }
         m.state = MigState::Error;
         e
@@ -269,9 +331,12 @@ impl Card<'_> {
         let mut m = self.mig_lock(vf)?;
         let from = m.state;
         let vf32 = u32::try_from(vf)?;
+        if from != to && !arc_defined(from, to) {
+            // VFIO's rule: the state does not change.
+            return Err(EINVAL);
+        }
         let r = match (from, to) {
             _ if from == to => Ok(()),
-            (MigState::Error, _) | (_, MigState::Error) => Err(EINVAL),
             (MigState::Running, MigState::RunningP2p | MigState::Stop)
             | (MigState::PreCopy, MigState::PreCopyP2p) => self.mig_command(vf, mig_cmd::PAUSE, 0),
             (MigState::RunningP2p | MigState::Stop, MigState::Running)
@@ -279,13 +344,16 @@ impl Card<'_> {
             (MigState::RunningP2p, MigState::Stop) | (MigState::Stop, MigState::RunningP2p) => {
                 Ok(())
             }
-            (MigState::Running, MigState::PreCopy) => {
-                m.word = self.mig_word(vf)?;
-                self.mig_command(vf, mig_cmd::TRACK_START, m.word)
+            (MigState::Running, MigState::PreCopy)
+            | (MigState::RunningP2p, MigState::PreCopyP2p) => {
+                let word = self.mig_word(vf)?;
+                self.mig_command(vf, mig_cmd::TRACK_START, word)
+                    .inspect(|()| m.word = word)
             }
             (MigState::PreCopy, MigState::Running)
             | (MigState::PreCopyP2p, MigState::RunningP2p) => {
                 m.reading = None;
+                m.word = 0;
                 self.mig_command(vf, mig_cmd::TRACK_STOP, 0)
             }
             // The stream goes on: the rest of a round, then the state blob.
@@ -296,6 +364,7 @@ impl Card<'_> {
             (MigState::StopCopy, MigState::Stop) => {
                 m.reading = None;
                 m.saved = false;
+                m.word = 0;
                 // No stream (it ended with the state blob): nothing to end.
                 match self.mig_command(vf, mig_cmd::TRACK_STOP, 0) {
                     Err(e) if e == EINVAL => Ok(()),
@@ -316,12 +385,25 @@ impl Card<'_> {
                 Ok(())
             }
             Err(e) if (e == EINVAL || e == EBUSY) && from != MigState::Resuming => {
-                // An arc VFIO does not define, or one the card refused
-                // (a refused command changes nothing): the VF is where it
-                // was. A refused commit dropped the load, though.
+                // The card refused the step (a refused command changes
+                // nothing): the VF is where it was. A refused commit
+                // dropped the load, though.
                 Err(e)
             }
             Err(e) => Err(self.mig_fail(vf, &mut m, e)),
+        }
+    }
+
+    /// A VF whose stop-copy read failed to reach user memory lost stream
+    /// bytes (the card moved on): the migration cannot go on.
+    pub(crate) fn mig_data_lost(&self, vf: usize) {
+        if let Ok(mut m) = self.mig_lock(vf) {
+            if matches!(
+                m.state,
+                MigState::PreCopy | MigState::PreCopyP2p | MigState::StopCopy
+            ) {
+                let _ = self.mig_fail(vf, &mut m, EFAULT);
+            }
         }
     }
 
@@ -443,9 +525,14 @@ impl Card<'_> {
     /// end of the stream (`STOP_COPY`).
     pub(crate) fn mig_read(&self, vf: usize, out: &mut [u8]) -> Result<usize> {
         let mut m = self.mig_lock(vf)?;
+        if m.state == MigState::Error {
+            return Err(EINVAL);
+        }
         let r = self.mig_read_locked(vf, &mut m, out);
         r.map_err(|e| {
-            if e == ENOMSG {
+            if e == EAGAIN {
+                // Nothing was consumed: back to STOP_COPY -> STOP and
+                // start again.
                 e
             } else {
                 self.mig_fail(vf, &mut m, e)
@@ -510,7 +597,9 @@ impl Card<'_> {
             if reading.read >= reading.size {
                 m.reading = None;
                 if reading.state {
+                    // The card ended the stream with its last byte.
                     m.saved = true;
+                    m.word = 0;
                     break;
                 }
                 // Pre-copy hands out one round per read call.
@@ -568,7 +657,7 @@ impl Card<'_> {
         if !matches!(m.state, MigState::PreCopy | MigState::PreCopyP2p) {
             return Err(EINVAL);
         }
-        let initial_bytes = m.reading.map(|r| r.size - r.read).unwrap_or(0);
+        let initial_bytes = m.reading.map_or(0, |r| r.size.saturating_sub(r.read));
         self.mig_command(vf, mig_cmd::SIZE_QUERY, 1)?;
         Ok(PrecopyInfo {
             initial_bytes,
@@ -583,12 +672,13 @@ impl Card<'_> {
         if m.state == MigState::Resuming || m.state == MigState::Error {
             return Err(EINVAL);
         }
-        let pending = m.reading.map(|r| r.size - r.read).unwrap_or(0);
-        if m.saved {
+        let pending = m.reading.map_or(0, |r| r.size.saturating_sub(r.read));
+        if m.saved || m.reading.is_some_and(|r| r.state) {
+            // The state blob is built: what is left of it is all there is.
             return Ok(pending);
         }
         self.mig_command(vf, mig_cmd::SIZE_QUERY, 0)?;
-        Ok(pending + self.mig_size(vf))
+        Ok(pending.saturating_add(self.mig_size(vf)))
     }
 
     /// Starts logging VF `vf`'s DMA writes to `ranges` (IOVA, length) at

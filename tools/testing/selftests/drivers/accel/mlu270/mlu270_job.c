@@ -50,10 +50,14 @@
  *                                      submits COUNT 1 MiB fills without
  *                                      collecting them; prints submitted=
  *                                      busy= other=
- *   mlu270_job NODE vfmig-log VF VFNODE
+ *   mlu270_job NODE vfmig-log VF VFNODE [VFADDR]
  *                                      DMA dirty logging of VF (a PF node):
- *                                      prints idle= after= again= stop=
- *                                      stop2= (see the function)
+ *                                      prints [after_flr=] idle= after=
+ *                                      again= stop= stop2= (see the
+ *                                      function)
+ *   mlu270_job NODE vfmig-arcs VF    VFIO's arc rules (a PF node, a fresh
+ *                                      VF): prints undefined= state=
+ *                                      commit= after=
  *   mlu270_job NODE vfmig-nocap VF   MLU270_IOCTL_VF_MIG without
  *                                      CAP_SYS_ADMIN (a PF node): prints
  *                                      own= passed= (see the function)
@@ -1285,7 +1289,55 @@ static long vfmig_log_bits(unsigned int vf, uint8_t *map, size_t len)
 	return bits;
 }
 
-static int cmd_vfmig_log(unsigned int vf, const char *vfnode)
+static int vfmig_step(unsigned int vf, uint32_t op, uint32_t arg,
+		      uint32_t *state)
+{
+	struct mlu270_vf_mig req = { .vf = vf, .op = op, .arg = arg };
+	int ret = ioctl(fd, MLU270_IOCTL_VF_MIG, &req) ? errno : 0;
+
+	if (state)
+		*state = req.state;
+	return ret;
+}
+
+static const char *ename(int e)
+{
+	return !e ? "0" : e == EINVAL ? "EINVAL" : e == EBUSY ? "EBUSY" :
+	       e == ENODEV ? "ENODEV" : e == EPERM ? "EPERM" : strerror(e);
+}
+
+/*
+ * vfmig-arcs VF: VFIO's arc rules on a fresh VF: STOP, RESUMING, then an
+ * arc VFIO does not define (RESUMING -> PRE_COPY) and the state after it,
+ * then STOP with no stream (an empty stream is not complete) and the
+ * state after that. Prints undefined= state= commit= after=.
+ */
+static int cmd_vfmig_arcs(unsigned int vf)
+{
+	uint32_t state = 0, after = 0;
+	int undefined, commit;
+
+	if (vfmig_step(vf, MLU270_VF_MIG_SET_STATE, 1, NULL) ||
+	    vfmig_step(vf, MLU270_VF_MIG_SET_STATE, 4, NULL)) {
+		fail("STOP, RESUMING: %s", strerror(errno));
+		return 1;
+	}
+	undefined = vfmig_step(vf, MLU270_VF_MIG_SET_STATE, 6, NULL);
+	vfmig_step(vf, MLU270_VF_MIG_GET_STATE, 0, &state);
+	commit = vfmig_step(vf, MLU270_VF_MIG_SET_STATE, 1, NULL);
+	vfmig_step(vf, MLU270_VF_MIG_GET_STATE, 0, &after);
+	printf("undefined=%s state=%u commit=%s after=%u\n", ename(undefined),
+	       state, ename(commit), after);
+	return 0;
+}
+
+/*
+ * vfmig-log VF VFNODE [VFADDR]: see above; with VFADDR, the VF is then
+ * reset (its sysfs "reset"), read again, and the log still has its
+ * writes: after_flr=.
+ */
+static int cmd_vfmig_log(unsigned int vf, const char *vfnode,
+			 const char *vfaddr)
 {
 	uint64_t range[2] = { 0, 1ull << 40 };
 	struct mlu270_vf_mig req = {
@@ -1312,6 +1364,24 @@ static int cmd_vfmig_log(unsigned int vf, const char *vfnode)
 	}
 	after = vfmig_log_bits(vf, map, len);
 	again = vfmig_log_bits(vf, map, len);
+	if (vfaddr) {
+		char path[128];
+		int rfd, rvfd, ok;
+
+		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", vfaddr);
+		rfd = open(path, O_WRONLY | O_CLOEXEC);
+		ok = rfd >= 0 && write(rfd, "1", 1) == 1;
+		if (rfd >= 0)
+			close(rfd);
+		/* The VF driver restarts its queue after the reset. */
+		for (int i = 0; ok && i < 100; i++) {
+			rvfd = ioctl(vfd, MLU270_IOCTL_READ, &x);
+			if (!rvfd)
+				break;
+			usleep(100000);
+		}
+		printf("after_flr=%ld ", ok ? vfmig_log_bits(vf, map, len) : -1L);
+	}
 	memset(&req, 0, sizeof(req));
 	req.vf = vf;
 	req.op = MLU270_VF_MIG_LOG_STOP;
@@ -1339,8 +1409,11 @@ int main(int argc, char **argv)
 
 	if (!strcmp(cmd, "info"))
 		return cmd_info();
-	if (!strcmp(cmd, "vfmig-log") && argc == 5)
-		return cmd_vfmig_log(num(argv[3]), argv[4]);
+	if (!strcmp(cmd, "vfmig-log") && (argc == 5 || argc == 6))
+		return cmd_vfmig_log(num(argv[3]), argv[4],
+				     argc == 6 ? argv[5] : NULL);
+	if (!strcmp(cmd, "vfmig-arcs") && argc == 4)
+		return cmd_vfmig_arcs(num(argv[3]));
 	if (!strcmp(cmd, "ops"))
 		return cmd_ops();
 	if (!strcmp(cmd, "errors"))

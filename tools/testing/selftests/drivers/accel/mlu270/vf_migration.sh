@@ -27,7 +27,7 @@ restore
 tmp=$(mktemp -d)
 mark start
 
-ktap_set_plan 14
+ktap_set_plan 15
 
 modprobe mlu270_vf
 echo 2 >"$sys/sriov_numvfs"
@@ -131,18 +131,32 @@ precopy() {
 }
 mlu270_check "save --precopy: rounds while running, a small stop-copy, the data loads" precopy
 
-# The card logs the host pages the VF's DMA wrote; a report clears them.
+# The card logs the host pages the VF's DMA wrote; a report clears them;
+# the log survives an FLR of the VF (the guest resetting its device must
+# not make QEMU miss pages).
 dma_log() {
-	out=$("$job" "$pfnode" vfmig-log 0 "$(node_of "$vf0")") || return 1
+	out=$("$job" "$pfnode" vfmig-log 0 "$(node_of "$vf0")" "$vf0") || return 1
 	echo "# $out"
 	case "$out" in
-	"idle=0 after="*" again=0 stop=0 stop2=EINVAL") ;;
+	"after_flr="*" idle=0 after="*" again=0 stop=0 stop2=EINVAL") ;;
 	*) return 1 ;;
 	esac
-	after=${out#*after=}
-	[ "${after%% *}" -ge 1 ]
+	after=${out#*" after="}
+	flr_bits=${out#after_flr=}
+	[ "${after%% *}" -ge 1 ] && [ "${flr_bits%% *}" -ge 1 ]
 }
-mlu270_check "DMA logging: a READ's writes are logged, a report clears them" dma_log
+mlu270_check "DMA logging: a READ's writes are logged, a report clears them, an FLR keeps it" dma_log
+
+# VFIO's arcs: one it does not define leaves the state as it was; an
+# incomplete stream is refused at the commit (the VF then needs a reset).
+arcs() {
+	flr "$vf1" || return 1
+	out=$("$job" "$pfnode" vfmig-arcs 1)
+	echo "# $out"
+	flr "$vf1"
+	[ "$out" = "undefined=EINVAL state=4 commit=EINVAL after=0" ] && [ "$(state 1)" = running ]
+}
+mlu270_check "an arc VFIO does not define: EINVAL, state unchanged; an empty stream refused" arcs
 
 # Figure (guest clock, TCG): save and load of a VF with 64 MiB of data;
 # it moves with the driver's chunking, copies and waits.
