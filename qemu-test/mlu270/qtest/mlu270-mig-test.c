@@ -1042,22 +1042,33 @@ static void test_bad_streams_state(void)
     uint64_t data = QEMU_ALIGN_UP(guest_alloc(p.a->alloc, 1 << 20),
                                   64 * PAGE);
     static const char name[] = "mlu270/vf-streams";
-    /* VF 0's first fields, big-endian in the stream. */
+    /*
+     * VF 0's fields, big-endian in the stream: the scalars, then (with one
+     * word of DMA log bitmap here) the log ranges and the blob.
+     */
     enum { CMD = 0, STREAM = 44, TRACKING = 64, LOADING = 68,
-           LOG_NRANGES = 80, LOG_WORDS = 88 };
+           LOG_NRANGES = 80, LOG_WORDS = 88, LOG_ITEMS = 92 + 8,
+           BLOB = LOG_ITEMS + 3 * 16 * 8, BLOB_NPAGES = BLOB + 36,
+           BLOB_PAGES = BLOB + 40 + 464 + 8,
+           BLOB_RD_OFF = BLOB_PAGES + 8192, BLOB_RUN_POS = BLOB_RD_OFF + 20 };
     static const struct {
-        int off;
-        uint32_t value;
+        int off, size;
+        uint64_t value;
         const char *what;
     } bad[] = {
-        { CMD, 0x77, "an unknown command running" },
-        { CMD, MLU270_MIG_CMD_LOAD_WRITE, "a load write without a load" },
-        { STREAM, 2, "a flag that is not 0 or 1" },
-        { STREAM, 0, "tracking and a blob without a stream" },
-        { LOADING, 1, "a load and a stream at once" },
-        { LOG_NRANGES, 17, "17 DMA log ranges" },
-        { LOG_WORDS, 0x7fffffff, "a 16 GiB DMA log bitmap" },
-        { TRACKING, 3, "tracking 3" },
+        { CMD, 4, 0x77, "an unknown command running" },
+        { CMD, 4, MLU270_MIG_CMD_LOAD_WRITE, "a load write without a load" },
+        { STREAM, 4, 2, "a flag that is not 0 or 1" },
+        { STREAM, 4, 0, "tracking and a blob without a stream" },
+        { LOADING, 4, 1, "a load and a stream at once" },
+        { LOG_NRANGES, 4, 17, "17 DMA log ranges" },
+        { LOG_WORDS, 4, 0x7fffffff, "a 16 GiB DMA log bitmap" },
+        { TRACKING, 4, 3, "tracking 3" },
+        { LOG_ITEMS + 128, 8, 0, "an empty DMA log range" },
+        { BLOB_NPAGES, 4, 1 << 20, "a blob of more pages than its slice" },
+        { BLOB_PAGES + 8191, 1, 0x80, "a blob page past the slice" },
+        { BLOB_RD_OFF, 8, 1, "a read position off the cursor" },
+        { BLOB_RUN_POS, 4, 9999, "a run position off the cursor" },
     };
     g_autofree gchar *stream = NULL;
     gsize len;
@@ -1080,17 +1091,29 @@ static void test_bad_streams_state(void)
     g_assert_cmpuint(ldl_be_p(at + CMD), ==, MLU270_MIG_CMD_SAVE_READ);
     g_assert_cmpuint(ldl_be_p(at + STREAM), ==, 1);
     g_assert_cmpuint(ldl_be_p(at + LOG_NRANGES), ==, 1);
+    g_assert_cmpuint(ldl_be_p(at + LOG_WORDS), ==, 1);
+    g_assert_cmpuint(ldl_be_p(at + BLOB), ==, MLU270_BLOB_KIND_PAGES);
+    g_assert_cmpuint(ldl_be_p(at + BLOB_NPAGES), ==, QUARTER / PAGE);
+    g_assert_cmpuint(ldq_be_p(at + BLOB_RD_OFF), ==, 5000);
 
     for (int k = 0; k < ARRAY_SIZE(bad); k++) {
-        uint32_t saved = ldl_be_p(at + bad[k].off);
+        uint8_t *f = at + bad[k].off;
+        uint8_t saved[8];
 
-        stl_be_p(at + bad[k].off, bad[k].value);
+        memcpy(saved, f, bad[k].size);
+        if (bad[k].size == 8) {
+            stq_be_p(f, bad[k].value);
+        } else if (bad[k].size == 4) {
+            stl_be_p(f, bad[k].value);
+        } else {
+            *f = bad[k].value;
+        }
         g_assert_true(g_file_set_contents(path, stream, len, NULL));
         if (g_test_verbose()) {
             g_test_message("%s", bad[k].what);
         }
         g_assert_false(pair_load(&p, path));
-        stl_be_p(at + bad[k].off, saved);
+        memcpy(f, saved, bad[k].size);
     }
     /* As saved: it loads (the offsets above are the right ones). */
     g_assert_true(g_file_set_contents(path, stream, len, NULL));
