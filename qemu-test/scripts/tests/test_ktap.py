@@ -302,6 +302,24 @@ class Runner(unittest.TestCase):
         for name in BUILTIN:
             self.assertIn((name, None), suites)
 
+    # A test the guest finished but whose END line the test port lost.
+    def test_a_lost_end_line_takes_the_consoles_exit_code(self):
+        ktap_ok = ["TAP version 13", "1..1", "ok 1 a"]
+        lines = port(("t/a", ktap_ok, 0), ("t/b", ktap_ok, 0))
+        lines.remove("MLU270-TEST-END t/a 0")
+        tests = [("t/a", "a"), ("t/b", "b")]
+        finished = ["[   1.000000] mlu270-test: running t/a",
+                    "[   2.000000] mlu270-test: finished t/a (exit {}; cpu user 1%)"]
+        total, probs = self.judge(tests, [finished[0], finished[1].format(0)], lines,
+                                  kunit=False)
+        self.assertEqual((probs, total.failed), ([], 0))
+        total, probs = self.judge(tests, [finished[0], finished[1].format(1)], lines,
+                                  kunit=False)
+        self.assertEqual(total.failed, 1)
+        # Without the console's word, it did not finish.
+        total, probs = self.judge(tests, [finished[0]], lines, kunit=False)
+        self.assertIn("t/a: did not finish (guest died or hung)", probs)
+
     def test_all_expected_suites_ran(self):
         # built-in suites at boot; mlu270_pf's when the module loads, among
         # other kernel messages, later
