@@ -8,7 +8,6 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "mlu270-qtest.h"
-#include "qobject/qdict.h"
 
 #define SLOT_B          6
 #define CARD_B          " -m 512M -device mlu270,addr=0x6.0"
@@ -857,27 +856,14 @@ static void test_blob_fuzz(void)
 
 #define MACHINE "-machine q35 -nodefaults %s -device mlu270,addr=0x5.0" CARD_B
 
-static const char *migrate_state(QTestState *qts)
-{
-    static char status[32];
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
-    QDict *ret = qdict_get_qdict(resp, "return");
-
-    g_assert_nonnull(ret);
-    g_strlcpy(status, qdict_haskey(ret, "status") ?
-              qdict_get_str(ret, "status") : "none", sizeof(status));
-    qobject_unref(resp);
-    return status;
-}
-
 static void wait_migrated(QTestState *qts)
 {
-    for (int i = 0; i < 6000 && strcmp(migrate_state(qts), "completed");
+    for (int i = 0; i < 6000 && strcmp(migrate_status(qts), "completed");
          i++) {
-        g_assert_cmpstr(migrate_state(qts), !=, "failed");
+        g_assert_cmpstr(migrate_status(qts), !=, "failed");
         g_usleep(10000);
     }
-    g_assert_cmpstr(migrate_state(qts), ==, "completed");
+    g_assert_cmpstr(migrate_status(qts), ==, "completed");
 }
 
 /* Save the machine of @p to the file @path (the source stops). */
@@ -907,13 +893,13 @@ static bool pair_load(Pair *p, const char *path)
                              "                 'exit-on-error': false } }",
                              uri);
     for (int i = 0; i < 6000; i++) {
-        st = migrate_state(dst);
+        st = migrate_status(dst);
         if (!strcmp(st, "failed") || !strcmp(st, "completed")) {
             break;
         }
         g_usleep(10000);
     }
-    if (strcmp(migrate_state(dst), "completed")) {
+    if (strcmp(migrate_status(dst), "completed")) {
         qtest_quit(dst);
         return false;
     }

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "mlu270-qtest.h"
+#include "qobject/qdict.h"
 
 /* ---- Config space through ECAM (extended capabilities need it) --------- */
 
@@ -332,3 +333,16 @@ uint32_t ref_crc32(const uint8_t *p, size_t len)
     return ~crc;
 }
 
+/* QEMU's migration status of @qts ("none" before any). */
+const char *migrate_status(QTestState *qts)
+{
+    static char status[32];
+    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
+    QDict *ret = qdict_get_qdict(resp, "return");
+
+    g_assert_nonnull(ret);
+    g_strlcpy(status, qdict_haskey(ret, "status") ?
+              qdict_get_str(ret, "status") : "none", sizeof(status));
+    qobject_unref(resp);
+    return status;
+}

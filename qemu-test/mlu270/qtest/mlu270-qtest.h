@@ -82,6 +82,7 @@ void upload(Ctx *c, Fn *f, uint64_t dev, const void *buf, uint32_t len);
 void download(Ctx *c, Fn *f, uint64_t dev, void *buf, uint32_t len);
 void fill_pattern(uint8_t *p, size_t len, uint32_t seed);
 uint32_t ref_crc32(const uint8_t *p, size_t len);
+const char *migrate_status(QTestState *qts);
 
 /* mlu270-mig-test.c */
 void mlu270_mig_tests_add(void);

@@ -1279,19 +1279,6 @@ static void test_fuzz(void)
     ctx_free(c);
 }
 
-static const char *migrate_status(QTestState *qts)
-{
-    static char status[32];
-    QDict *resp = qtest_qmp(qts, "{ 'execute': 'query-migrate' }");
-    QDict *ret = qdict_get_qdict(resp, "return");
-
-    g_assert_nonnull(ret);
-    g_strlcpy(status, qdict_haskey(ret, "status") ?
-              qdict_get_str(ret, "status") : "none", sizeof(status));
-    qobject_unref(resp);
-    return status;
-}
-
 /*
  * Migrate a live configuration (2 VFs, a job in flight on VF0, a pending
  * VF1 -> PF message, data in VF1's window) and check it on the target.

@@ -1576,7 +1576,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
     }
 
     /// Starts collecting `need` bytes into `buf` in `phase`.
-    fn expect(&mut self, phase: Phase, need: usize) {
+    fn await_piece(&mut self, phase: Phase, need: usize) {
         self.phase = phase;
         self.have = 0;
         self.need = need.min(BUF_LEN);
@@ -1638,7 +1638,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
                     *input = rest;
                     let left = left.saturating_sub(pages.len() as u32);
                     if left == 0 {
-                        self.expect(Phase::RunCrc, RUN_CRC_LEN);
+                        self.await_piece(Phase::RunCrc, RUN_CRC_LEN);
                     } else {
                         self.phase = Phase::RunPages(left);
                     }
@@ -1682,7 +1682,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
         self.kind = kind;
         self.total_len = total_len;
         self.n_sections = n;
-        self.expect(Phase::Table, table_len);
+        self.await_piece(Phase::Table, table_len);
         Ok(())
     }
 
@@ -1761,7 +1761,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
             };
             match sec.ty.fixed_len() {
                 Some(len) => {
-                    self.expect(Phase::Fixed, len);
+                    self.await_piece(Phase::Fixed, len);
                     return Ok(());
                 }
                 None => {
@@ -1786,7 +1786,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
         if self.section_left < MIN_RUN_LEN {
             return Err(MigError::RunPastSection);
         }
-        self.expect(Phase::RunHeader, RUN_HEADER_LEN);
+        self.await_piece(Phase::RunHeader, RUN_HEADER_LEN);
         Ok(())
     }
 
@@ -1938,7 +1938,7 @@ impl<S: BorrowMut<[u64]>> StreamParser<S> {
         self.blob_pos = 0;
         match self.kind {
             Kind::State => self.phase = Phase::Done,
-            Kind::Pages => self.expect(Phase::Header, HEADER_LEN),
+            Kind::Pages => self.await_piece(Phase::Header, HEADER_LEN),
         }
         Ok(())
     }
