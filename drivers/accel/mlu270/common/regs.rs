@@ -376,6 +376,10 @@ pub const MIG_STATUS_BLOB: u32 = 1 << 5;
 
 /// Most bytes one migration command moves.
 pub const MIG_MAX_LEN: usize = 4 << 20;
+/// `DMA_LOG_START`: at most this many ranges ...
+pub const MIG_LOG_MAX_RANGES: usize = 16;
+/// ... of at most this many granules together.
+pub const MIG_LOG_MAX_GRANULES: u64 = 1 << 24;
 
 /// Migration commands (`MIG_CMD`).
 pub mod mig_cmd {

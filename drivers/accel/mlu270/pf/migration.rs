@@ -712,15 +712,32 @@ impl Card<'_> {
     /// granule, little-endian) from IOVA `iova` into `bitmap` and clears
     /// the bits reported (VFIO's `DMA_LOGGING_REPORT`).
     pub(crate) fn mig_log_report(&self, vf: usize, iova: u64, bitmap: &mut [u8]) -> Result {
+        if bitmap.len() % 8 != 0 {
+            return Err(EINVAL);
+        }
+        self.mig_log_report_granules(vf, iova, bitmap.len() * 8, bitmap)
+    }
+
+    /// As [`Card::mig_log_report`], for exactly `granules` granules (the
+    /// card clears no bit beyond them); `bitmap` holds them in whole
+    /// 64-bit words.
+    pub(crate) fn mig_log_report_granules(
+        &self,
+        vf: usize,
+        iova: u64,
+        granules: usize,
+        bitmap: &mut [u8],
+    ) -> Result {
         let m = self.mig_lock(vf)?;
-        if !m.logging || bitmap.len() % 8 != 0 {
+        if !m.logging || bitmap.len() % 8 != 0 || granules > bitmap.len() * 8 {
             return Err(EINVAL);
         }
         let buf = self.mig_buf(vf)?;
         let mut done = 0usize;
-        while done < bitmap.len() {
-            let n = (bitmap.len() - done).min(buf.len());
-            let granules = u32::try_from(n * 8)?;
+        let used = granules.div_ceil(64) * 8;
+        while done < used {
+            let n = (used - done).min(buf.len());
+            let granules = u32::try_from((n * 8).min(granules - done * 8))?;
             let at = u64::try_from(done * 8)?
                 .checked_shl(m.log_shift)
                 .and_then(|o| iova.checked_add(o))
@@ -733,6 +750,27 @@ impl Card<'_> {
             io_project!(buf, [try: 0..n]).copy_to_slice(dst);
             done += n;
         }
+        Ok(())
+    }
+
+    /// The granule of VF `vf`'s DMA log, as a shift, if it logs.
+    pub(crate) fn mig_log_shift(&self, vf: usize) -> Result<u32> {
+        let m = self.mig_lock(vf)?;
+        if m.logging {
+            Ok(m.log_shift)
+        } else {
+            Err(EINVAL)
+        }
+    }
+
+    /// VF `vf` was reset (its VFIO variant driver's `reset_done`): the
+    /// card ended its migration. Forget it now rather than when the PF's
+    /// `VF_EVENT` of the reset comes in, so that a migration step right
+    /// after the reset sees a running VF. The DMA log survives a reset.
+    pub(crate) fn mig_reset(&self, vf: usize) -> Result {
+        let mut m = self.mig_lock(vf)?;
+        m.forget();
+        self.mig_settle(vf, &mut m);
         Ok(())
     }
 

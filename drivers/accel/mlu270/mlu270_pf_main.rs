@@ -33,6 +33,8 @@ mod protocol;
 mod regs;
 #[path = "common/uapi.rs"]
 mod uapi;
+#[path = "common/vf_mig_abi.rs"]
+mod vf_mig_abi;
 
 #[path = "pf/card.rs"]
 mod card;
@@ -44,6 +46,8 @@ mod mailbox;
 mod mig_blob;
 #[path = "pf/migration.rs"]
 mod migration;
+#[path = "pf/vfio_bridge.rs"]
+mod vfio_bridge;
 // Test support for mig_blob (a blob builder and the checks the KUnit suite
 // `mlu270_pf_mig` and the host tests share): only in a kernel with KUnit.
 #[cfg(CONFIG_KUNIT = "y")]
