@@ -24,11 +24,14 @@ pub(crate) type Vf = pci::Device<Bound>;
 /// Ranges as (IOVA, length).
 pub(crate) type Ranges = [(u64, u64)];
 
+/// Bytes read and the migration state they were read in.
+pub(crate) type ReadResult = Result<(usize, u32)>;
+
 /// Called with (IOVA, length) of each run of dirty pages.
 pub(crate) type DirtyRun<'a> = dyn FnMut(u64, u64) + 'a;
 
 /// The version of [`VfMigOps`]; a change of the table changes it.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// A VF's migration service (`Documentation/accel/mlu270/migration.rst`).
 ///
@@ -44,10 +47,13 @@ pub(crate) struct VfMigOps {
     pub(crate) attach: fn(&Vf) -> Result<u32>,
     /// The VF's migration state.
     pub(crate) state: fn(&Vf) -> Result<u32>,
-    /// Moves the VF along one arc of VFIO's state machine.
-    pub(crate) set_state: fn(&Vf, u32) -> Result,
-    /// Reads the next bytes of the stream (0: none now, or its end).
-    pub(crate) read: fn(&Vf, &mut [u8]) -> Result<usize>,
+    /// Moves the VF along one arc of VFIO's state machine, from the first
+    /// state to the second; a VF found in another state than the first goes
+    /// to `ERROR`.
+    pub(crate) set_state: fn(&Vf, u32, u32) -> Result,
+    /// Reads the next bytes of the stream, and tells the state it read in
+    /// (0 bytes: none now in a pre-copy state, the end in `STOP_COPY`).
+    pub(crate) read: fn(&Vf, &mut [u8]) -> ReadResult,
     /// Bytes read could not reach userspace: the migration cannot go on.
     pub(crate) data_lost: fn(&Vf),
     /// Takes the next bytes of the stream being loaded.
@@ -58,13 +64,16 @@ pub(crate) struct VfMigOps {
     pub(crate) stop_copy_size: fn(&Vf) -> Result<u64>,
     /// The VF was reset: its migration ended.
     pub(crate) reset: fn(&Vf) -> Result,
-    /// Starts logging DMA writes to the ranges (IOVA, length) at a page
-    /// size of at least the one given; returns the page size used.
-    pub(crate) log_start: fn(&Vf, u64, &Ranges) -> Result<u64>,
+    /// Starts logging DMA writes to the ranges (IOVA, length, aligned to the
+    /// page size) in pages of the size given.
+    pub(crate) log_start: fn(&Vf, u64, &Ranges) -> Result,
     /// Calls the closure with (IOVA, length) of each run of pages written
-    /// in `length` bytes from `iova` since the last report, and forgets
-    /// them.
+    /// in `length` bytes from `iova` (both aligned to the page size) since
+    /// the last report, and forgets them; only the logged ranges are
+    /// looked at.
     pub(crate) log_report: fn(&Vf, u64, u64, &mut DirtyRun<'_>) -> Result,
     /// Stops logging.
     pub(crate) log_stop: fn(&Vf) -> Result,
+    /// Ends any log the card keeps for the VF (a new user of the VF).
+    pub(crate) log_end: fn(&Vf) -> Result,
 }

@@ -23,7 +23,7 @@ use crate::{
     card::Card,
     layout::MAX_VFS,
     mig_blob::{self, StreamParser, Target},
-    regs::{self, mig_cmd, mig_res},
+    regs::{self, mig_cmd, mig_res, MIG_LOG_MAX_RANGES},
     uapi::{vf_mig_op, VfMig},
 };
 
@@ -106,6 +106,12 @@ pub(crate) struct VfMigration {
     /// DMA logging is on, with granules of `1 << log_shift` bytes.
     logging: bool,
     log_shift: u32,
+    /// The ranges (IOVA, length) being logged: the first `log_ranges`.
+    log_range: [(u64, u64); MIG_LOG_MAX_RANGES],
+    log_ranges: usize,
+    /// Pre-copy began and its first round is not built yet: what
+    /// `SIZE_QUERY` reports is initial data, not dirty data.
+    first_round: bool,
     /// The word of the stream being saved ([`mig_blob::driver_word`]: the
     /// protocol version the VF negotiated when the stream began).
     word: u32,
@@ -123,6 +129,9 @@ impl VfMigration {
             parser: None,
             logging: false,
             log_shift: 0,
+            log_range: [(0, 0); MIG_LOG_MAX_RANGES],
+            log_ranges: 0,
+            first_round: false,
             word: 0,
         }
     }
@@ -131,6 +140,7 @@ impl VfMigration {
     /// logging is the caller's to decide: it survives an FLR.
     fn forget(&mut self) {
         self.state = MigState::Running;
+        self.first_round = false;
         self.reading = None;
         self.saved = false;
         self.loaded = 0;
@@ -142,6 +152,7 @@ impl VfMigration {
     fn forget_log(&mut self) {
         self.logging = false;
         self.log_shift = 0;
+        self.log_ranges = 0;
     }
 }
 
@@ -310,6 +321,20 @@ impl Card<'_> {
             m.forget();
             return ENODEV;
         }
+        let stopped = matches!(
+            m.state,
+            MigState::Stop
+                | MigState::StopCopy
+                | MigState::RunningP2p
+                | MigState::PreCopyP2p
+                | MigState::Resuming
+        );
+        if stopped && self.mig_rd(vf, regs::MIG_STATUS) & regs::MIG_STATUS_PAUSED == 0 {
+            // The VF runs: a reset ended the migration and the PF has not
+            // seen its VF_EVENT yet (a reset through VFIO, in flight).
+            m.forget();
+            return ENODEV;
+        }
         if m.state == MigState::Resuming {
             // The card keeps a load after a failed DMA: drop it.
             let _ = self.mig_command(vf, mig_cmd::LOAD_ABORT, 0);
@@ -348,7 +373,10 @@ impl Card<'_> {
             | (MigState::RunningP2p, MigState::PreCopyP2p) => {
                 let word = self.mig_word(vf)?;
                 self.mig_command(vf, mig_cmd::TRACK_START, word)
-                    .inspect(|()| m.word = word)
+                    .inspect(|()| {
+                        m.word = word;
+                        m.first_round = true;
+                    })
             }
             (MigState::PreCopy, MigState::Running)
             | (MigState::PreCopyP2p, MigState::RunningP2p) => {
@@ -392,6 +420,28 @@ impl Card<'_> {
             }
             Err(e) => Err(self.mig_fail(vf, &mut m, e)),
         }
+    }
+
+    /// [`Card::mig_set_state`] for a caller that keeps its own state of the
+    /// VF (the VFIO variant driver): the step is from `from`. If the VF is
+    /// elsewhere (the PF reset it, or the PF node moved it), the two have
+    /// drifted apart: the VF's migration is in `ERROR` until a reset.
+    pub(crate) fn mig_step(&self, vf: usize, from: MigState, to: MigState) -> Result {
+        {
+            let mut m = self.mig_lock(vf)?;
+            if m.state != from {
+                dev_warn!(
+                    self.pdev,
+                    "VF {}: migration step from {:?} asked, but the VF is in {:?}\n",
+                    vf,
+                    from,
+                    m.state
+                );
+                m.state = MigState::Error;
+                return Err(EINVAL);
+            }
+        }
+        self.mig_set_state(vf, to)
     }
 
     /// A VF whose stop-copy read failed to reach user memory lost stream
@@ -524,12 +574,19 @@ impl Card<'_> {
     /// no data now (pre-copy: nothing written since the last round) or the
     /// end of the stream (`STOP_COPY`).
     pub(crate) fn mig_read(&self, vf: usize, out: &mut [u8]) -> Result<usize> {
+        self.mig_read_in(vf, out).map(|(n, _)| n)
+    }
+
+    /// [`Card::mig_read`], with the state the read was made in (0 bytes
+    /// in a pre-copy state: no data now; in `STOP_COPY`: the end).
+    pub(crate) fn mig_read_in(&self, vf: usize, out: &mut [u8]) -> Result<(usize, MigState)> {
         let mut m = self.mig_lock(vf)?;
+        let state = m.state;
         if m.state == MigState::Error {
             return Err(EINVAL);
         }
         let r = self.mig_read_locked(vf, &mut m, out);
-        r.map_err(|e| {
+        r.map(|n| (n, state)).map_err(|e| {
             if e == EAGAIN {
                 // Nothing was consumed: back to STOP_COPY -> STOP and
                 // start again.
@@ -575,6 +632,7 @@ impl Card<'_> {
                         Err(e) if e == ENOMSG => break,
                         Err(e) => return Err(e),
                     }
+                    m.first_round = false;
                     Reading {
                         size: self.mig_size(vf),
                         read: 0,
@@ -659,9 +717,18 @@ impl Card<'_> {
         }
         let initial_bytes = m.reading.map_or(0, |r| r.size.saturating_sub(r.read));
         self.mig_command(vf, mig_cmd::SIZE_QUERY, 1)?;
+        let round = self.mig_size(vf);
+        if m.first_round {
+            // The first round carries the VF's content: VFIO's initial
+            // data, which QEMU waits for before it stops the VM.
+            return Ok(PrecopyInfo {
+                initial_bytes: round,
+                dirty_bytes: 0,
+            });
+        }
         Ok(PrecopyInfo {
             initial_bytes,
-            dirty_bytes: self.mig_size(vf),
+            dirty_bytes: round,
         })
     }
 
@@ -705,6 +772,10 @@ impl Card<'_> {
         self.mig_command(vf, mig_cmd::DMA_LOG_START, shift)?;
         m.logging = true;
         m.log_shift = shift;
+        for (slot, range) in m.log_range.iter_mut().zip(ranges) {
+            *slot = *range;
+        }
+        m.log_ranges = ranges.len();
         Ok(())
     }
 
@@ -753,13 +824,29 @@ impl Card<'_> {
         Ok(())
     }
 
-    /// The granule of VF `vf`'s DMA log, as a shift, if it logs.
-    pub(crate) fn mig_log_shift(&self, vf: usize) -> Result<u32> {
+    /// The granule of VF `vf`'s DMA log, as a shift, and the ranges
+    /// (IOVA, length) it logs, if it logs.
+    pub(crate) fn mig_log_ranges(&self, vf: usize) -> Result<(u32, KVec<(u64, u64)>)> {
         let m = self.mig_lock(vf)?;
-        if m.logging {
-            Ok(m.log_shift)
-        } else {
-            Err(EINVAL)
+        if !m.logging {
+            return Err(EINVAL);
+        }
+        let mut ranges = KVec::with_capacity(m.log_ranges, GFP_KERNEL)?;
+        for range in m.log_range.iter().take(m.log_ranges) {
+            ranges.push(*range, GFP_KERNEL)?;
+        }
+        Ok((m.log_shift, ranges))
+    }
+
+    /// Ends VF `vf`'s DMA log whatever the driver knows of it: a new user
+    /// of the VF must not see (or inherit) the last one's.
+    pub(crate) fn mig_log_end(&self, vf: usize) -> Result {
+        let mut m = self.mig_lock(vf)?;
+        m.forget_log();
+        match self.mig_command(vf, mig_cmd::DMA_LOG_STOP, 0) {
+            // Not logging.
+            Err(e) if e == EINVAL => Ok(()),
+            r => r,
         }
     }
 

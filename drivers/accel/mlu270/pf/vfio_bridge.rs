@@ -32,6 +32,7 @@ pub(crate) static mlu270_pf_vf_mig_ops: VfMigOps = VfMigOps {
     log_start,
     log_report,
     log_stop,
+    log_end,
 };
 
 /// Runs `f` with VF `vf`'s card and index.
@@ -39,9 +40,8 @@ fn with_card<R>(
     vf: &pci::Device<Bound>,
     f: impl FnOnce(&Card<'_>, usize) -> Result<R>,
 ) -> Result<R> {
-    let pf = vf.pf_drvdata::<MluPfDriver>()?;
     let index = usize::from(vf.vf_id()?);
-    f(&pf.card, index)
+    vf.with_pf_drvdata::<MluPfDriver, _>(|pf| f(&pf.card, index))?
 }
 
 fn attach(vf: &pci::Device<Bound>) -> Result<u32> {
@@ -56,14 +56,17 @@ fn state(vf: &pci::Device<Bound>) -> Result<u32> {
     with_card(vf, |card, index| Ok(card.mig_state(index)? as u32))
 }
 
-fn set_state(vf: &pci::Device<Bound>, to: u32) -> Result {
-    with_card(vf, |card, index| {
-        card.mig_set_state(index, MigState::from_u32(to).ok_or(EINVAL)?)
-    })
+fn set_state(vf: &pci::Device<Bound>, from: u32, to: u32) -> Result {
+    let from = MigState::from_u32(from).ok_or(EINVAL)?;
+    let to = MigState::from_u32(to).ok_or(EINVAL)?;
+    with_card(vf, |card, index| card.mig_step(index, from, to))
 }
 
-fn read(vf: &pci::Device<Bound>, out: &mut [u8]) -> Result<usize> {
-    with_card(vf, |card, index| card.mig_read(index, out))
+fn read(vf: &pci::Device<Bound>, out: &mut [u8]) -> Result<(usize, u32)> {
+    with_card(vf, |card, index| {
+        card.mig_read_in(index, out)
+            .map(|(n, state)| (n, state as u32))
+    })
 }
 
 fn data_lost(vf: &pci::Device<Bound>) {
@@ -92,48 +95,27 @@ fn reset(vf: &pci::Device<Bound>) -> Result {
     with_card(vf, |card, index| card.mig_reset(index))
 }
 
-/// The granule (as a shift) for `ranges` at a page size of at least
-/// `page_size`: the card logs at most [`MIG_LOG_MAX_GRANULES`] granules.
-fn log_granule(page_size: u64, ranges: &[(u64, u64)]) -> Result<u32> {
-    if !page_size.is_power_of_two() {
-        return Err(EINVAL);
-    }
-    let mut shift = page_size.trailing_zeros().max(12);
-    loop {
-        let granules = ranges.iter().try_fold(0u64, |sum, (_, len)| {
-            sum.checked_add(len.div_ceil(1u64.checked_shl(shift).ok_or(EINVAL)?))
-                .ok_or(EINVAL)
-        })?;
-        if granules <= MIG_LOG_MAX_GRANULES {
-            return Ok(shift);
-        }
-        shift += 1;
-        if shift >= 40 {
-            return Err(E2BIG);
-        }
-    }
-}
-
-fn log_start(vf: &pci::Device<Bound>, page_size: u64, ranges: &[(u64, u64)]) -> Result<u64> {
+fn log_start(vf: &pci::Device<Bound>, page_size: u64, ranges: &[(u64, u64)]) -> Result {
     if ranges.is_empty() || ranges.len() > MIG_LOG_MAX_RANGES {
         return Err(EINVAL);
     }
-    let shift = log_granule(page_size, ranges)?;
-    let granule = 1u64 << shift;
-    // A larger granule than asked for: the ranges grow to whole granules.
-    let mut aligned = [(0u64, 0u64); MIG_LOG_MAX_RANGES];
-    for (slot, (iova, len)) in aligned.iter_mut().zip(ranges) {
-        let start = iova & !(granule - 1);
-        let end = iova
-            .checked_add(*len)
-            .and_then(|e| e.checked_next_multiple_of(granule))
-            .ok_or(EINVAL)?;
-        *slot = (start, end - start);
+    if page_size < 4096 || !page_size.is_power_of_two() {
+        return Err(EINVAL);
     }
-    with_card(vf, |card, index| {
-        card.mig_log_start(index, shift, aligned.get(..ranges.len()).ok_or(EINVAL)?)
-    })?;
-    Ok(granule)
+    let shift = page_size.trailing_zeros();
+    let mut granules = 0u64;
+    for (iova, len) in ranges {
+        if iova % page_size != 0 || len % page_size != 0 || *len == 0 {
+            return Err(EINVAL);
+        }
+        granules = granules.checked_add(len >> shift).ok_or(E2BIG)?;
+    }
+    if granules > MIG_LOG_MAX_GRANULES {
+        // The card's log holds 2^24 pages (64 GiB at 4 KiB): a coarser
+        // page would report pages the request did not ask about.
+        return Err(E2BIG);
+    }
+    with_card(vf, |card, index| card.mig_log_start(index, shift, ranges))
 }
 
 /// Granules reported per call to the card (a 32 KiB bitmap: 1 GiB at 4 KiB).
@@ -141,45 +123,60 @@ const REPORT_GRANULES: usize = 32 << 13;
 
 fn log_report(vf: &pci::Device<Bound>, iova: u64, length: u64, dirty: &mut DirtyRun<'_>) -> Result {
     with_card(vf, |card, index| {
-        let shift = card.mig_log_shift(index)?;
+        let (shift, ranges) = card.mig_log_ranges(index)?;
         let granule = 1u64 << shift;
-        let mut at = iova & !(granule - 1);
-        let end = iova
-            .checked_add(length)
-            .and_then(|e| e.checked_next_multiple_of(granule))
-            .ok_or(EINVAL)?;
+        let end = iova.checked_add(length).ok_or(EINVAL)?;
+        if iova % granule != 0 || length % granule != 0 {
+            // The card clears whole pages: a part of one would be lost.
+            return Err(EINVAL);
+        }
         let mut bitmap = KVec::new();
         bitmap.resize(REPORT_GRANULES / 8, 0u8, GFP_KERNEL)?;
-        while at < end {
-            let granules = usize::try_from((end - at) >> shift)?.min(REPORT_GRANULES);
-            let bytes = granules.div_ceil(64) * 8;
-            let map = bitmap.get_mut(..bytes).ok_or(EINVAL)?;
-            card.mig_log_report_granules(index, at, granules, map)?;
-            // Runs of dirty granules, one call each.
-            let mut run: Option<(u64, u64)> = None;
-            for bit in 0..granules {
-                if map.get(bit / 8).is_none_or(|b| b & (1 << (bit % 8)) == 0) {
-                    continue;
-                }
-                let page = at + ((bit as u64) << shift);
-                run = match run {
-                    Some((start, len)) if start + len == page => Some((start, len + granule)),
-                    Some((start, len)) => {
-                        dirty(start, len);
-                        Some((page, granule))
-                    }
-                    None => Some((page, granule)),
-                };
+        // Only the logged ranges: the card knows nothing of the rest, and a
+        // request may span the whole address space.
+        for (start, len) in ranges {
+            let mut at = iova.max(start);
+            let stop = end.min(start.saturating_add(len));
+            while at < stop {
+                let granules = usize::try_from((stop - at) >> shift)?.min(REPORT_GRANULES);
+                let map = bitmap.get_mut(..granules.div_ceil(64) * 8).ok_or(EINVAL)?;
+                card.mig_log_report_granules(index, at, granules, map)?;
+                report_runs(map, granules, at, shift, dirty);
+                at += (granules as u64) << shift;
             }
-            if let Some((start, len)) = run {
-                dirty(start, len);
-            }
-            at += (granules as u64) << shift;
         }
         Ok(())
     })
 }
 
+/// Calls `dirty` with each run of set bits of `map` (`granules` of them,
+/// from IOVA `at`, `1 << shift` bytes a bit).
+fn report_runs(map: &[u8], granules: usize, at: u64, shift: u32, dirty: &mut DirtyRun<'_>) {
+    let granule = 1u64 << shift;
+    let mut run: Option<(u64, u64)> = None;
+    for bit in 0..granules {
+        if map.get(bit / 8).is_none_or(|b| b & (1 << (bit % 8)) == 0) {
+            continue;
+        }
+        let page = at + ((bit as u64) << shift);
+        run = match run {
+            Some((start, len)) if start + len == page => Some((start, len + granule)),
+            Some((start, len)) => {
+                dirty(start, len);
+                Some((page, granule))
+            }
+            None => Some((page, granule)),
+        };
+    }
+    if let Some((start, len)) = run {
+        dirty(start, len);
+    }
+}
+
 fn log_stop(vf: &pci::Device<Bound>) -> Result {
     with_card(vf, |card, index| card.mig_log_stop(index))
+}
+
+fn log_end(vf: &pci::Device<Bound>) -> Result {
+    with_card(vf, |card, index| card.mig_log_end(index))
 }

@@ -99,15 +99,19 @@ impl vfio::pci::Driver for Mlu270VfioPci {
         Ok(VfData { ops })
     }
 
-    fn close_device(dev: &Device) {
-        // Userspace's DMA log ends with its use of the VF (the card keeps a
-        // log across the FLR vfio-pci does now).
-        let _ = (ops(dev).log_stop)(dev.pci_dev());
+    fn open_device(dev: &Device) -> Result {
+        // No DMA log of an earlier user: the card keeps one across FLRs.
+        (ops(dev).log_end)(dev.pci_dev())
     }
 
-    fn migration_step(dev: &Device, _from: State, to: State) -> Result<(), StepError> {
+    fn close_device(dev: &Device) {
+        // Userspace's DMA log ends with its use of the VF.
+        let _ = (ops(dev).log_end)(dev.pci_dev());
+    }
+
+    fn migration_step(dev: &Device, from: State, to: State) -> Result<(), StepError> {
         let vf = dev.pci_dev();
-        (ops(dev).set_state)(vf, to as u32).map_err(|e| {
+        (ops(dev).set_state)(vf, from as u32, to as u32).map_err(|e| {
             if Self::migration_broken(dev) {
                 StepError::Broken(e)
             } else {
@@ -125,16 +129,11 @@ impl vfio::pci::Driver for Mlu270VfioPci {
     }
 
     fn migration_read(dev: &Device, out: &mut [u8]) -> Result<usize> {
-        let vf = dev.pci_dev();
-        let ops = ops(dev);
-        let n = (ops.read)(vf, out)?;
-        if n == 0 {
-            let state = (ops.state)(vf)?;
-            if state == State::PreCopy as u32 || state == State::PreCopyP2p as u32 {
-                // The temporary end of pre-copy: nothing written since the
-                // last round.
-                return Err(ENOMSG);
-            }
+        let (n, state) = (ops(dev).read)(dev.pci_dev(), out)?;
+        if n == 0 && (state == State::PreCopy as u32 || state == State::PreCopyP2p as u32) {
+            // The temporary end of pre-copy: nothing written since the last
+            // round (in STOP_COPY, 0 is the end).
+            return Err(ENOMSG);
         }
         Ok(n)
     }
@@ -165,11 +164,12 @@ impl vfio::pci::Driver for Mlu270VfioPci {
         let mut list = [(0u64, 0u64); MAX_RANGES];
         let mut n = 0;
         for (slot, (first, last)) in list.iter_mut().zip(ranges.iter()) {
-            *slot = (first, last - first + 1);
+            // The kernel crate hands over non-empty ranges only.
+            let len = last.checked_sub(first).and_then(|l| l.checked_add(1));
+            *slot = (first, len.ok_or(EINVAL)?);
             n += 1;
         }
-        *page_size = (ops(dev).log_start)(dev.pci_dev(), *page_size, list.get(..n).ok_or(EINVAL)?)?;
-        Ok(())
+        (ops(dev).log_start)(dev.pci_dev(), *page_size, list.get(..n).ok_or(EINVAL)?)
     }
 
     fn log_stop(dev: &Device) -> Result {

@@ -16,6 +16,8 @@
  *   mlu270_vfio_mig dirty SRC           DMA dirty logging
  *   mlu270_vfio_mig arcs SRC            every arc of the migration FSM
  *   mlu270_vfio_mig flr-stopcopy SRC    VFIO_DEVICE_RESET during STOP_COPY
+ *   mlu270_vfio_mig reset-race SRC      VFIO_DEVICE_RESET in a loop racing
+ *                                       migration arcs and data fd reads
  *   mlu270_vfio_mig close-resuming DST  the device fd closed in RESUMING
  *   mlu270_vfio_mig corrupt SRC DST     a corrupt stream is refused (EINVAL)
  *   mlu270_vfio_mig mismatch SRC DST    a stream for another VF index or
@@ -42,6 +44,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -1047,10 +1051,16 @@ static bool save_source(struct dev *src, struct saved *s)
 	e = precopy_info(fd, offsetof(struct vfio_precopy_info, dirty_bytes), &info);
 	check(e == EINVAL, "SRC: VFIO_MIG_GET_PRECOPY_INFO with a short argsz: EINVAL (%s)",
 	      errname(e));
+	/*
+	 * Before any read, the first round is initial data (uAPI:
+	 * "initial_bytes reflects the estimated data size until the
+	 * initial phase is done", which QEMU waits for before it stops the
+	 * VM): at least the VF's content, and nothing of it is dirty data.
+	 */
 	e = precopy_info(fd, sizeof(info), &info);
-	check(!e && info.initial_bytes + info.dirty_bytes >= CONTENT_BYTES,
-	      "SRC: PRECOPY_INFO at the start counts the content (%s, initial %llu, dirty %llu)",
-	      errname(e), (unsigned long long)info.initial_bytes,
+	check(!e && info.initial_bytes >= CONTENT_BYTES && info.dirty_bytes == 0,
+	      "SRC: PRECOPY_INFO before any read: the content is initial_bytes (>= %u), dirty_bytes 0 (%s, initial %llu, dirty %llu)",
+	      CONTENT_BYTES, errname(e), (unsigned long long)info.initial_bytes,
 	      (unsigned long long)info.dirty_bytes);
 
 	s->pre_bytes = read_round(fd, &s->stream, "SRC pre-copy round 1");
@@ -1058,7 +1068,7 @@ static bool save_source(struct dev *src, struct saved *s)
 	      "SRC: pre-copy round 1 carries the content (%lld bytes, then ENOMSG)", s->pre_bytes);
 	e = precopy_info(fd, sizeof(info), &info);
 	check(!e && !info.initial_bytes && !info.dirty_bytes,
-	      "SRC: at the temporary end PRECOPY_INFO says 0 + 0 (%s, initial %llu, dirty %llu)",
+	      "SRC: the first round read to its temporary end: initial_bytes 0, dirty_bytes 0 (%s, initial %llu, dirty %llu)",
 	      errname(e), (unsigned long long)info.initial_bytes,
 	      (unsigned long long)info.dirty_bytes);
 	check(read_round(fd, &s->stream, "SRC idle pre-copy") == 0,
@@ -1071,8 +1081,8 @@ static bool save_source(struct dev *src, struct saved *s)
 	if (!ring_wait(src, r) || !ring_verify(r, 0, r->tail, "SRC during pre-copy"))
 		return false;
 	e = precopy_info(fd, sizeof(info), &info);
-	check(!e && info.initial_bytes + info.dirty_bytes >= 4 * PAIR_LEN,
-	      "SRC: PRECOPY_INFO counts the pages jobs wrote (%s, initial %llu, dirty %llu)",
+	check(!e && !info.initial_bytes && info.dirty_bytes >= 4 * PAIR_LEN,
+	      "SRC: PRECOPY_INFO counts the pages jobs wrote as dirty_bytes, initial_bytes stays 0 (%s, initial %llu, dirty %llu)",
 	      errname(e), (unsigned long long)info.initial_bytes,
 	      (unsigned long long)info.dirty_bytes);
 	{
@@ -1461,6 +1471,169 @@ static void cmd_close_resuming(struct dev *d)
 	free(stream.p);
 }
 
+/* ------------------------------------------------------------------ */
+/* VFIO_DEVICE_RESET racing the migration                              */
+
+#define RACE_MS			2000
+#define RACE_STOPCOPY_READ	(256 * KiB)
+
+/*
+ * Two threads on one VF for RACE_MS: one resets it in a loop, the other
+ * runs it through pre-copy and stop-copy sessions. A step of the second
+ * that the reset overtook fails with EINVAL (the state it started from is
+ * gone: a SET, or a read in a state that has no data) or ENODEV (its data
+ * fd's session ended); any other errno is a bug.
+ */
+struct race {
+	struct dev *d;
+	double end;
+	/* the reset thread */
+	unsigned int resets, busy, reset_bad;
+	int reset_bad_errno;
+	/* the migration thread */
+	unsigned int cycles, whole, steps, lost, bad;
+	int bad_errno;
+	const char *bad_what;
+};
+
+/* A step of the migration thread ended with errno E (0: it worked);
+ * true if it worked. */
+static bool race_step(struct race *rc, int e, const char *what)
+{
+	if (!e) {
+		rc->steps++;
+		return true;
+	}
+	if (e == EINVAL || e == ENODEV) {
+		rc->lost++;
+		return false;
+	}
+	if (!rc->bad++) {
+		rc->bad_errno = e;
+		rc->bad_what = what;
+	}
+	return false;
+}
+
+static void *race_resets(void *arg)
+{
+	struct race *rc = arg;
+
+	while (now_ms() < rc->end) {
+		if (!ioctl(rc->d->fd, VFIO_DEVICE_RESET)) {
+			rc->resets++;
+		} else if (errno == EAGAIN || errno == EBUSY) {
+			/* the core's pci_try_reset_function() did not get the
+			 * device lock: not a failure */
+			rc->busy++;
+			sched_yield();
+		} else if (!rc->reset_bad++) {
+			rc->reset_bad_errno = errno;
+		}
+	}
+	return NULL;
+}
+
+/* SET TO in the race; a data fd it returns goes to *fd (or is closed). */
+static bool race_set(struct race *rc, uint32_t to, int *fd, const char *what)
+{
+	int got, r = set_state(rc->d, to, &got);
+
+	if (fd)
+		*fd = got;
+	else if (got >= 0)
+		close(got);
+	return race_step(rc, -r, what);
+}
+
+static void *race_migrations(void *arg)
+{
+	struct race *rc = arg;
+	uint8_t *buf = malloc(IOBUF_LEN);
+	bool whole;
+	int fd;
+
+	if (!buf)
+		return NULL;
+	while (now_ms() < rc->end) {
+		long long n = 0;
+
+		/* RUNNING -> PRE_COPY, a round (to ENOMSG), -> RUNNING */
+		rc->cycles++;
+		whole = race_set(rc, VFIO_DEVICE_STATE_PRE_COPY, &fd, "RUNNING -> PRE_COPY");
+		if (fd >= 0) {
+			for (;;) {
+				ssize_t r = read(fd, buf, IOBUF_LEN);
+
+				if (r > 0 && (n += r) < (long long)MAX_STREAM)
+					continue;
+				if (r < 0 && errno != ENOMSG)
+					whole &= race_step(rc, errno, "a pre-copy read()");
+				break;
+			}
+			close(fd);
+		}
+		whole &= race_set(rc, VFIO_DEVICE_STATE_RUNNING, NULL, "PRE_COPY -> RUNNING");
+
+		/* RUNNING -> STOP -> STOP_COPY, a read, -> STOP -> RUNNING */
+		whole &= race_set(rc, VFIO_DEVICE_STATE_STOP, NULL, "RUNNING -> STOP");
+		whole &= race_set(rc, VFIO_DEVICE_STATE_STOP_COPY, &fd, "STOP -> STOP_COPY");
+		if (fd >= 0) {
+			ssize_t r = read(fd, buf, RACE_STOPCOPY_READ);
+
+			if (r < 0)
+				whole &= race_step(rc, errno, "a stop-copy read()");
+		}
+		whole &= race_set(rc, VFIO_DEVICE_STATE_STOP, NULL, "STOP_COPY -> STOP");
+		if (fd >= 0)
+			close(fd);
+		whole &= race_set(rc, VFIO_DEVICE_STATE_RUNNING, NULL, "STOP -> RUNNING");
+		rc->whole += whole;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void cmd_reset_race(struct dev *d)
+{
+	struct race rc = { .d = d };
+	pthread_t resetter, migrator;
+	int r = 0, tries, now;
+
+	if (!reset_running(d, "before the race"))
+		return;
+	rc.end = now_ms() + RACE_MS;
+	if (pthread_create(&resetter, NULL, race_resets, &rc) ||
+	    pthread_create(&migrator, NULL, race_migrations, &rc))
+		die("pthread_create failed");
+	pthread_join(resetter, NULL);
+	pthread_join(migrator, NULL);
+	note("%u resets (%u busy), %u migration cycles (%u without a lost step), %u steps worked, %u lost the race",
+	     rc.resets, rc.busy, rc.cycles, rc.whole, rc.steps, rc.lost);
+	check(!rc.reset_bad && rc.resets > 0,
+	      "SRC: the resetting thread's VFIO_DEVICE_RESETs worked or were EAGAIN/EBUSY (%u resets, %u failed otherwise, first %s)",
+	      rc.resets, rc.reset_bad, errname(rc.reset_bad ? rc.reset_bad_errno : 0));
+	check(!rc.bad && rc.steps > 0,
+	      "SRC: the migrating thread's steps worked or lost the race with EINVAL/ENODEV (%u steps worked, %u lost, %u failed otherwise, first %s at %s)",
+	      rc.steps, rc.lost, rc.bad, errname(rc.bad ? rc.bad_errno : 0),
+	      rc.bad ? rc.bad_what : "-");
+
+	/* Alone again: one reset (the core's trylock may still meet a
+	 * holder of the device lock a moment) gives RUNNING, and jobs run. */
+	for (tries = 0; tries < 50; tries++) {
+		r = ioctl(d->fd, VFIO_DEVICE_RESET) ? errno : 0;
+		if (r != EAGAIN && r != EBUSY)
+			break;
+		sleep_ms(20);
+	}
+	pci_enable(d);
+	now = get_state(d);
+	check(!r && now == VFIO_DEVICE_STATE_RUNNING,
+	      "SRC: after the race VFIO_DEVICE_RESET gives RUNNING (reset %s, GET %s)", errname(r),
+	      sname(now));
+	smoke(d, &rings[1], "after the race and a reset");
+}
+
 /* A copy of vfio_from_fsm_table in drivers/vfio/vfio_main.c (Linux 7.3):
  * the next state on the way from a state to another. With all three
  * flags no state is skipped. */
@@ -1681,6 +1854,15 @@ static void cmd_arcs(struct dev *d)
 		now = get_state(d);
 		check(r == -EINVAL && now == VFIO_DEVICE_STATE_ERROR,
 		      "ERROR -> RUNNING: EINVAL, still ERROR (%s, %s)", errname(-r), sname(now));
+		/* ERROR is no state one SETs, not even from ERROR:
+		 * vfio_mig_get_next_state(ERROR, ERROR) is ERROR, EINVAL. */
+		r = set_state(d, VFIO_DEVICE_STATE_ERROR, &dummy);
+		now = get_state(d);
+		check(r == -EINVAL && now == VFIO_DEVICE_STATE_ERROR && dummy < 0,
+		      "ERROR -> ERROR: EINVAL, still ERROR (%s, %s, data_fd %d)", errname(-r),
+		      sname(now), dummy);
+		if (dummy >= 0)
+			close(dummy);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -1702,6 +1884,31 @@ static void cmd_arcs(struct dev *d)
  */
 #define LOG_RESTART_ERRNO	EBUSY
 
+/*
+ * The card logs at most 2^24 pages (MIG_LOG_MAX_GRANULES, regs.rs: 64 GiB
+ * at 4 KiB); the driver logs at the page size asked for and refuses more
+ * pages with E2BIG (it no longer raises the page size: a coarser page
+ * would report pages the VMM did not ask about). START needs no mapping:
+ * the big ranges are at IOVAs far from the arena (1 TiB, 2 TiB).
+ */
+#define LOG_MAX_PAGES		(1ull << 24)
+#define FAR_IOVA		(1ull << 40)
+#define FAR_IOVA2		(1ull << 41)
+/*
+ * A page size that is not a power of two, with a range the core's
+ * IS_ALIGNED() (a mask test: x & (a - 1)) lets through, so that the
+ * driver sees it: 12 KiB, a range of 48 KiB at 3 << 36 (both multiples of
+ * 3 << 14, which have bits 0-13 clear).
+ */
+#define ODD_PAGE		(3ull * PAGE)
+#define ODD_IOVA		(3ull << 36)
+#define ODD_LEN			(16ull * ODD_PAGE / 4)
+/* A REPORT over 2^46 bytes at 1 GiB pages: a bitmap of 2^16 bits. */
+#define HUGE_LEN		(1ull << 46)
+#define HUGE_PAGE		(1ull << 30)
+#define HUGE_WORDS		(HUGE_LEN / HUGE_PAGE / 64)
+#define HUGE_MS			2000.0
+
 static int log_start(struct dev *d, uint64_t page_size, uint32_t n,
 		     struct vfio_device_feature_dma_logging_range *ranges, uint64_t *page_out)
 {
@@ -1721,19 +1928,79 @@ static int log_stop(struct dev *d)
 	return feature(d, VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_DMA_LOGGING_STOP, NULL, 0);
 }
 
-/* The bitmap of [iova, iova + pages * page_size): bit k for page k. */
-static int log_report(struct dev *d, uint64_t iova, uint32_t pages, uint64_t page_size,
-		      uint64_t *bits)
+/* The bitmap of [iova, iova + length) in WORDS words: bit k for page k. */
+static int log_report_len(struct dev *d, uint64_t iova, uint64_t length, uint64_t page_size,
+			  uint64_t *bits, size_t words)
 {
 	struct vfio_device_feature_dma_logging_report rep = {
-		.iova = iova, .length = pages * page_size, .page_size = page_size,
+		.iova = iova, .length = length, .page_size = page_size,
 		.bitmap = (uintptr_t)bits,
 	};
 
 	/* The report only sets bits (uAPI): it starts from zero. */
-	*bits = 0;
+	memset(bits, 0, words * sizeof(*bits));
 	return feature(d, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_LOGGING_REPORT, &rep,
 		       sizeof(rep));
+}
+
+/* The bitmap of [iova, iova + pages * page_size) (pages <= 64). */
+static int log_report(struct dev *d, uint64_t iova, uint32_t pages, uint64_t page_size,
+		      uint64_t *bits)
+{
+	return log_report_len(d, iova, (uint64_t)pages * page_size, page_size, bits, 1);
+}
+
+/*
+ * The bits of MAP (WORDS words) that differ from exactly the N bits of
+ * WANT (bit indexes; those at or beyond WORDS * 64 are not counted); the
+ * first differing word is noted.
+ */
+static unsigned int bits_wrong(const uint64_t *map, size_t words, const uint64_t *want,
+			       unsigned int n)
+{
+	unsigned int wrong = 0, noted = 0;
+
+	for (size_t w = 0; w < words; w++) {
+		uint64_t expect = 0, diff;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (want[i] / 64 == w)
+				expect |= 1ull << (want[i] % 64);
+		diff = map[w] ^ expect;
+		if (!diff)
+			continue;
+		wrong += __builtin_popcountll(diff);
+		if (noted++ < 4)
+			note("bitmap word %zu (bits %zu..%zu): 0x%016llx, want 0x%016llx", w, w * 64,
+			     w * 64 + 63, (unsigned long long)map[w], (unsigned long long)expect);
+	}
+	return wrong;
+}
+
+/*
+ * A START that the driver must refuse with WANT; then nothing is left half
+ * started: a START over GOOD (two ranges) at 4 KiB works, keeps 4 KiB, and
+ * its STOP works. Two checks.
+ */
+static void start_refused(struct dev *d, uint64_t page_size, uint32_t n,
+			  struct vfio_device_feature_dma_logging_range *ranges, int want,
+			  const char *what, struct vfio_device_feature_dma_logging_range *good)
+{
+	uint64_t page_out = 0;
+	int e = log_start(d, page_size, n, ranges, &page_out), e2 = 0;
+
+	check(e == -want, "START %s: %s (%s, page_size out %llu)", what, errname(want),
+	      errname(-e), e ? 0ull : (unsigned long long)page_out);
+	if (!e)
+		log_stop(d);	/* it was taken: end it, the next check is about leftovers */
+	page_out = 0;
+	e = log_start(d, PAGE, 2, good, &page_out);
+	e2 = e ? 0 : log_stop(d);
+	check(!e && !e2 && page_out == PAGE,
+	      "after the refused START %s, a START over two ranges at 4 KiB works (%s, page_size %llu) and so does its STOP (%s)",
+	      what, errname(-e), (unsigned long long)page_out, errname(-e2));
+	if (e)
+		log_stop(d);	/* a log left on (EBUSY): off for the next checks */
 }
 
 static uint64_t dirty_iova(uint32_t page)
@@ -1809,6 +2076,48 @@ static void cmd_dirty(struct dev *d)
 		check(e == -EINVAL, "REPORT while not logging: EINVAL (%s)", errname(-e));
 	}
 
+	/*
+	 * Arguments the core lets through and the driver must refuse, each
+	 * refusal leaving nothing half started. A range of length 0 passes
+	 * vfio_ioctl_device_feature_logging_start() (aligned, no overlap: its
+	 * node ends before it starts); the kernel crate refuses it. The core
+	 * checks the ranges with IS_ALIGNED(x, page_size), which for page_size
+	 * 0 is x == 0: only {0, 0} reaches the driver.
+	 */
+	bad[0] = (struct vfio_device_feature_dma_logging_range){ .iova = A, .length = 0 };
+	start_refused(d, PAGE, 1, bad, EINVAL, "with a range of length 0", two);
+	bad[0] = (struct vfio_device_feature_dma_logging_range){ .iova = A, .length = 32 * PAGE };
+	bad[1] = (struct vfio_device_feature_dma_logging_range){ .iova = B, .length = 0 };
+	start_refused(d, PAGE, 2, bad, EINVAL, "with a second range of length 0", two);
+	start_refused(d, 0, 2, two, EINVAL, "with page_size 0", two);
+	bad[0] = (struct vfio_device_feature_dma_logging_range){ .iova = 0, .length = 0 };
+	start_refused(d, 0, 1, bad, EINVAL, "with page_size 0 over {iova 0, length 0}", two);
+	bad[0] = (struct vfio_device_feature_dma_logging_range){ .iova = ODD_IOVA, .length = ODD_LEN };
+	start_refused(d, ODD_PAGE, 1, bad, EINVAL,
+		      "with page_size 12288 (not a power of two; a 48 KiB range at 3 << 36)", two);
+
+	/* More pages than the card logs at the page size asked for: E2BIG. */
+	bad[0] = (struct vfio_device_feature_dma_logging_range){
+		.iova = FAR_IOVA, .length = (LOG_MAX_PAGES + 1) * PAGE };
+	start_refused(d, PAGE, 1, bad, E2BIG, "of 2^24 + 1 pages at 4 KiB (64 GiB + 4 KiB)", two);
+	bad[0] = (struct vfio_device_feature_dma_logging_range){
+		.iova = FAR_IOVA, .length = LOG_MAX_PAGES / 2 * PAGE };
+	bad[1] = (struct vfio_device_feature_dma_logging_range){
+		.iova = FAR_IOVA2, .length = (LOG_MAX_PAGES / 2 + 1) * PAGE };
+	start_refused(d, PAGE, 2, bad, E2BIG, "of two ranges of 2^23 and 2^23 + 1 pages at 4 KiB",
+		      two);
+	bad[0] = (struct vfio_device_feature_dma_logging_range){
+		.iova = FAR_IOVA, .length = LOG_MAX_PAGES * PAGE };
+	page_out = 0;
+	e = log_start(d, PAGE, 1, bad, &page_out);
+	check(!e && page_out == PAGE,
+	      "START of exactly 2^24 pages at 4 KiB (64 GiB) works at 4 KiB (%s, page_size %llu)",
+	      errname(-e), (unsigned long long)page_out);
+	if (!e) {
+		e = log_stop(d);
+		check(!e, "its STOP (%s)", errname(-e));
+	}
+
 	/* A logging session over A and B at 4 KiB. */
 	e = log_start(d, PAGE, 2, two, &page_out);
 	if (!check(!e && page_out == PAGE, "START over two ranges at 4 KiB (%s, page_size %llu)",
@@ -1842,6 +2151,63 @@ static void cmd_dirty(struct dev *d)
 	report_is(d, A, 16, 2 * PAGE, 1ull << 3, "REPORT at 8 KiB: page 6 is in 8 KiB page 3");
 	report_is(d, A, 32, PAGE, 0, "and the 8 KiB report cleared it at 4 KiB too");
 
+	/*
+	 * REPORTs over more than the logged ranges: the driver asks the card
+	 * only about their intersection with the request. The whole arena at
+	 * 4 KiB: A page 9 and B page 5 (dirty page 45) were written, and so
+	 * were dirty page 35 (in the gap between A and B) and the ring's
+	 * records, outside both ranges: only the two pages in them are
+	 * reported.
+	 */
+	q_write_pages(r, 9, 1);
+	q_write_pages(r, 35, 1);
+	q_write_pages(r, 45, 1);
+	if (!run(d, r, "jobs writing pages in and between the ranges"))
+		return;
+	{
+		static uint64_t map[ARENA_LEN / PAGE / 64];
+		const uint64_t want[2] = { A_DIRTY / PAGE + 9, A_DIRTY / PAGE + 45 };
+		unsigned int wrong;
+
+		e = log_report_len(d, arena_iova, ARENA_LEN, PAGE, map, ARENA_LEN / PAGE / 64);
+		wrong = e ? 0 : bits_wrong(map, ARENA_LEN / PAGE / 64, want, 2);
+		check(!e && !wrong,
+		      "REPORT of the whole arena (16 MiB at 4 KiB): only the pages written inside the ranges (A 9, B 5), not the gap's page 35 nor the ring's records (%s, %u wrong bits)",
+		      errname(-e), wrong);
+	}
+
+	/*
+	 * A REPORT over 64 TiB (2^46 bytes from IOVA 0) at 1 GiB pages (an
+	 * 8 KiB bitmap): it returns within 2 s (the driver does not walk the
+	 * 2^34 4 KiB pages of the request with the card) and sets exactly the
+	 * bits of the GiBs of A page 12 and B page 10.
+	 */
+	q_write_pages(r, 12, 1);
+	q_write_pages(r, 50, 1);
+	if (!run(d, r, "jobs writing A page 12 and B page 10"))
+		return;
+	{
+		static uint64_t huge[HUGE_WORDS];
+		/* 0 unless the kernel put the arena above 64 TiB */
+		uint64_t base = arena_iova & ~(HUGE_LEN - 1);
+		const uint64_t want[2] = { (dirty_iova(12) - base) / HUGE_PAGE,
+					   (dirty_iova(50) - base) / HUGE_PAGE };
+		unsigned int wrong;
+		double t0 = now_ms(), ms;
+
+		e = log_report_len(d, base, HUGE_LEN, HUGE_PAGE, huge, HUGE_WORDS);
+		ms = now_ms() - t0;
+		check(!e && ms < HUGE_MS,
+		      "REPORT of iova 0x%llx, length 2^46 at 1 GiB pages returns within %.0f ms (%s in %.1f ms, CLOCK_MONOTONIC)",
+		      (unsigned long long)base, HUGE_MS, errname(-e), ms);
+		wrong = e ? 0 : bits_wrong(huge, HUGE_WORDS, want, 2);
+		check(!e && !wrong,
+		      "and it sets exactly the bits of the GiBs of the pages written in the ranges (bits %llu, %llu: %s, %u wrong bits)",
+		      (unsigned long long)want[0], (unsigned long long)want[1], errname(-e), wrong);
+	}
+	report_is(d, A, 32, PAGE, 0, "after it A is clean at 4 KiB (the 1 GiB report cleared page 12)");
+	report_is(d, B, 24, PAGE, 0, "and B too (page 10)");
+
 	/* Logging survives a reset of the VF (a guest's FLR must not make
 	 * the VMM miss dirty pages; migration.rst, DMA dirty logging). */
 	if (reset_running(d, "while logging") && ring_start(d, r)) {
@@ -1857,6 +2223,51 @@ static void cmd_dirty(struct dev *d)
 
 		e = log_report(d, A, 32, PAGE, &bits);
 		check(e == -EINVAL, "REPORT after STOP: EINVAL (%s)", errname(-e));
+	}
+
+	/*
+	 * Logging at 8 KiB over 16 4 KiB pages from an 8 KiB-aligned IOVA G
+	 * in the dirty area. A REPORT at 4 KiB must cover whole 8 KiB pages
+	 * (the card clears whole pages: the other half of one would be lost):
+	 * an IOVA or a length inside one is EINVAL, and clears nothing. One
+	 * of whole pages maps each 8 KiB page written onto two 4 KiB bits.
+	 */
+	{
+		uint64_t G = (A + 2 * PAGE - 1) & ~(uint64_t)(2 * PAGE - 1), bits;
+		uint32_t g = (uint32_t)((G - A) / PAGE);	/* G's dirty page: 0 or 1 */
+		struct vfio_device_feature_dma_logging_range r8 = { .iova = G, .length = 16 * PAGE };
+
+		bool started;
+
+		page_out = 0;
+		e = log_start(d, 2 * PAGE, 1, &r8, &page_out);
+		started = !e;
+		check(!e && page_out == 2 * PAGE,
+		      "START at 8 KiB over 64 KiB from an 8 KiB-aligned IOVA logs at 8 KiB (%s, page_size %llu)",
+		      errname(-e), (unsigned long long)page_out);
+		if (started && ring_start(d, r)) {
+			/* 8 KiB pages 1 (its first half), 5 (whole), 6 (its second half) */
+			q_write_pages(r, g + 2, 1);
+			q_write_pages(r, g + 10, 2);
+			q_write_pages(r, g + 13, 1);
+			if (run(d, r, "jobs writing 8 KiB pages 1, 5 and 6")) {
+				e = log_report(d, G + PAGE, 14, PAGE, &bits);
+				check(e == -EINVAL,
+				      "REPORT at 4 KiB from an IOVA inside an 8 KiB page of the log: EINVAL (%s, bitmap 0x%llx)",
+				      errname(-e), (unsigned long long)bits);
+				e = log_report(d, G, 15, PAGE, &bits);
+				check(e == -EINVAL,
+				      "REPORT at 4 KiB of a length ending inside an 8 KiB page of the log: EINVAL (%s, bitmap 0x%llx)",
+				      errname(-e), (unsigned long long)bits);
+				report_is(d, G, 16, PAGE, 3ull << 2 | 3ull << 10 | 3ull << 12,
+					  "REPORT at 4 KiB of whole 8 KiB pages: two bits for each 8 KiB page written (1, 5, 6); the refused REPORTs cleared nothing");
+				report_is(d, G, 16, PAGE, 0, "a second REPORT at 4 KiB is clean");
+			}
+		}
+		if (started) {
+			e = log_stop(d);
+			check(!e, "STOP of the 8 KiB log (%s)", errname(-e));
+		}
 	}
 
 	/*
@@ -1896,11 +2307,27 @@ static void cmd_dirty(struct dev *d)
 		check(!e, "STOP (%s)", errname(-e));
 	}
 
-	/* Closing the device ends logging: after a reopen START works. */
+	/*
+	 * Closing the device fd while logging ends the log: the next user of
+	 * the VF has none (a REPORT is EINVAL, as before any START, though
+	 * the last user's jobs wrote a logged page), and its START works.
+	 */
 	e = log_start(d, PAGE, 2, two, NULL);
 	check(!e, "START again (%s)", errname(-e));
+	if (!e && ring_start(d, r)) {
+		q_write_pages(r, 7, 1);
+		run(d, r, "a job writing A page 7 before the close");
+	}
 	dev_close(d);
 	dev_open(d);
+	{
+		uint64_t bits;
+
+		e = log_report(d, A, 32, PAGE, &bits);
+		check(e == -EINVAL,
+		      "reopened after the device fd was closed while logging: REPORT fails with EINVAL, no log carried to the next user (%s, bitmap 0x%llx)",
+		      errname(-e), (unsigned long long)bits);
+	}
 	e = log_start(d, PAGE, 2, two, NULL);
 	check(!e, "after the device fd was closed while logging, START works again (%s)",
 	      errname(-e));
@@ -1913,7 +2340,7 @@ static void cmd_dirty(struct dev *d)
 
 static void usage(const char *prog)
 {
-	printf("# usage: %s migrate|corrupt|mismatch SRC DST | dirty|arcs|flr-stopcopy SRC | close-resuming DST\n",
+	printf("# usage: %s migrate|corrupt|mismatch SRC DST | dirty|arcs|flr-stopcopy|reset-race SRC | close-resuming DST\n",
 	       prog);
 	exit(2);
 }
@@ -1959,6 +2386,8 @@ int main(int argc, char **argv)
 		cmd_arcs(&a);
 	else if (!strcmp(cmd, "flr-stopcopy"))
 		cmd_flr_stopcopy(&a);
+	else if (!strcmp(cmd, "reset-race"))
+		cmd_reset_race(&a);
 	else if (!strcmp(cmd, "close-resuming"))
 		cmd_close_resuming(&a);
 	else
