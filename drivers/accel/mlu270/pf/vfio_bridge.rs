@@ -125,14 +125,11 @@ fn log_report(vf: &pci::Device<Bound>, iova: u64, length: u64, dirty: &mut Dirty
     with_card(vf, |card, index| {
         let (shift, ranges) = card.mig_log_ranges(index)?;
         let granule = 1u64 << shift;
-        // VFIO asks about any byte range (QEMU: a memory section's, which
-        // need not end on a page): the card reports and clears whole pages,
-        // and the kernel crate clips the marks to the range asked about.
-        let iova = iova & !(granule - 1);
-        let end = iova
-            .checked_add(length)
-            .and_then(|e| e.checked_next_multiple_of(granule))
-            .ok_or(EINVAL)?;
+        let end = iova.checked_add(length).ok_or(EINVAL)?;
+        if iova % granule != 0 || length % granule != 0 {
+            // The card clears whole pages: a part of one would be lost.
+            return Err(EINVAL);
+        }
         let mut bitmap = KVec::new();
         bitmap.resize(REPORT_GRANULES / 8, 0u8, GFP_KERNEL)?;
         // Only the logged ranges: the card knows nothing of the rest, and a
